@@ -1,0 +1,1 @@
+"""Event logs in, session-parallel mini-batches out (installed as `zoo.datasets`)."""
