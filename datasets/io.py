@@ -172,7 +172,8 @@ def _keys(columns, path, session_key, item_key, time_key, user_key):
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(map(repr, missing))}; the file has "
-            f"{', '.join(map(repr, columns))} (choose them with --session-key/--item-key/--time-key/--user-key)"
+            f"{', '.join(map(repr, columns))} "
+            "(name them with --session-key, --item-key, --time-key, --user-key)"
         )
     return keys
 
