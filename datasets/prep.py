@@ -54,7 +54,7 @@ class Report:
         cells = [[title for _, title in _COLUMNS]]
         cells += [["" if row[key] is None else str(row[key]) for key, _ in _COLUMNS] for row in self.rows]
         widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
-        return "\n".join("  ".join(_align(line, widths)) for line in cells)
+        return "\n".join("  ".join(_align(line, widths)).rstrip() for line in cells)
 
 
 def _align(cells, widths):
@@ -143,17 +143,16 @@ def filter_log(df, min_session_length=2, min_item_support=5):
     df = sort_events(df)
     for round_ in itertools.count(1):
         size = len(df)
-        step = f"sessions < {min_session_length} events (round {round_})"
-        df = _drop_rare(df, SESSION, min_session_length, report, step)
-        step = f"items < {min_item_support} events (round {round_})"
-        df = _drop_rare(df, ITEM, min_item_support, report, step)
+        kept = keep_frequent(df, SESSION, min_session_length)
+        report.add(f"sessions < {min_session_length} events (round {round_})", df, kept)
+        df, kept = kept, keep_frequent(kept, ITEM, min_item_support)
+        report.add(f"items < {min_item_support} events (round {round_})", df, kept)
+        df = kept
         if len(df) == size:
             return df, report
 
 
-def _drop_rare(df, key, minimum, report, step):
-    """Drops the events whose `key` value occurs fewer than `minimum` times; adds a report row."""
+def keep_frequent(df, key, minimum):
+    """The events whose `key` value (a session, an item) occurs at least `minimum` times."""
     codes = pd.factorize(df[key])[0]
-    kept = df[np.bincount(codes)[codes] >= minimum].reset_index(drop=True)
-    report.add(step, df, kept)
-    return kept
+    return df[np.bincount(codes)[codes] >= minimum].reset_index(drop=True)
