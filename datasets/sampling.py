@@ -1,0 +1,68 @@
+"""Popularity-sampled negatives from a pre-drawn sample store, as in the reference GRU4Rec.
+
+Each training step gets `n_sample` extra negative items shared by the whole mini-batch, drawn with
+
+    P(j) = count_j^sample_alpha / sum_k count_k^sample_alpha
+
+(`sample_alpha=0`: uniform; 1: proportional to popularity) by inverse-CDF search on uniform numbers.
+Like the reference's sample cache, the store holds `store_size // n_sample` rows drawn at once and
+is refilled with fresh draws when used up; draws are deterministic given the seed. Accidental hits
+(a sample equal to a target) are kept, as in the reference.
+
+The step also gets `col_log_q` [B + n_sample], the log sampling weight of every candidate column for
+the logQ correction of cross-entropy: log count for the in-batch targets (they come with the data)
+and sample_alpha * log count for the samples, unnormalized, as the reference computes it.
+"""
+import numpy as np
+import tensorflow as tf
+
+STORE_SIZE = 10_000_000  # samples drawn at once (the reference's sample_cache_max_size)
+
+
+def sampling_cdf(item_counts, sample_alpha):
+    """Cumulative distribution over items for count^sample_alpha, last entry exactly 1."""
+    weights = np.asarray(item_counts, dtype=np.float64) ** sample_alpha
+    cdf = np.cumsum(weights) / weights.sum()
+    cdf[-1] = 1.0
+    return cdf
+
+
+def sample_store(item_counts, n_sample, sample_alpha, seed=0, store_size=STORE_SIZE, rows_needed=None):
+    """An endless tf.data.Dataset of int32 rows [n_sample], drawn in blocks from the store.
+
+    `rows_needed` (e.g. the steps of one epoch) caps the block size so small data sets do not draw
+    far more samples than they use.
+    """
+    cdf = tf.constant(sampling_cdf(item_counts, sample_alpha), tf.float64)
+    rows = max(1, store_size // n_sample)
+    if rows_needed:
+        rows = min(rows, int(rows_needed))
+
+    def draw_block(block_seed):
+        uniform = tf.random.stateless_uniform([rows * n_sample], seed=[seed, block_seed], dtype=tf.float64)
+        return tf.reshape(tf.cast(tf.searchsorted(cdf, uniform), tf.int32), [rows, n_sample])
+
+    # fresh block seeds on every pass over the dataset (each epoch), reproducible from `seed`
+    block_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return block_seeds.map(draw_block).unbatch()
+
+
+def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_needed=None):
+    """Adds `negatives` [n_sample] and `col_log_q` [B + n_sample] to each step of `dataset`.
+
+    `dataset` yields `(inputs: dict, targets [B])` per step; with `n_sample=0` only `col_log_q` is
+    added (the in-batch targets are then the only candidates).
+    """
+    log_counts = tf.constant(np.log(np.maximum(np.asarray(item_counts, np.float64), 1.0)), tf.float32)
+
+    def add_log_q(inputs, targets):
+        col_log_q = tf.gather(log_counts, targets)
+        if "negatives" in inputs:
+            col_log_q = tf.concat([col_log_q, sample_alpha * tf.gather(log_counts, inputs["negatives"])], 0)
+        return {**inputs, "col_log_q": col_log_q}, targets
+
+    if n_sample > 0:
+        store = sample_store(item_counts, n_sample, sample_alpha, seed, rows_needed=rows_needed)
+        dataset = tf.data.Dataset.zip((dataset, store)).map(
+            lambda step, negatives: ({**step[0], "negatives": negatives}, step[1]))
+    return dataset.map(add_log_q).prefetch(tf.data.AUTOTUNE)

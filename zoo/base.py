@@ -1,0 +1,274 @@
+"""`SessionRecommender`: what every recurrent recommender of the zoo shares.
+
+A model is an item input layer, a stack of recurrent cores (the only part a subclass supplies) and
+an item scoring layer:
+
+    x_t        = input(item_t)                     item embedding, see below; dropout p_embed
+    h_t^(l)    = core_l(x_t^(l), state_{t-1}^(l))  x^(1) = x_t, x^(l+1) = dropout(h_t^(l), p_hidden)
+    score_t(j) = h_t^(L) . W_y[j] + b_y[j]         for every item j (or for sampled candidates)
+
+Item input, as in the reference GRU4Rec:
+  * `constrained_embedding=True` (default): x_t = W_y[item_t], the output vectors are the input
+    embedding too (the reference's "shared" embedding); the first core sees vectors of size H_L.
+  * `embedding=E > 0`: a separate input embedding of size E.
+  * neither: one-hot input, i.e. the first core's input projection is a per-item lookup table.
+
+The state of each core is carried across steps and zeroed where a new session starts (the `reset`
+flag). As in the reference, the hidden output after dropout is what the next step sees (the state
+element 0 of every core is its output h).
+
+Training (`model.fit`) runs one step per session-parallel mini-batch with no backpropagation through
+time (the reference's scheme): the slot states live in non-trainable variables between mini-batches,
+targets are scored against the mini-batch's other targets plus shared sampled negatives (from the
+pipeline), and the loss of `zoo.losses` is summed over the active slots and divided by the batch size.
+A final activation (linear, tanh, elu-<alpha>, softmax) is applied to the training scores before the
+loss; ranking and `call` use the raw scores, as the reference's evaluation does.
+"""
+import keras
+import tensorflow as tf
+
+from zoo import losses
+from zoo.errors import ConfigError
+
+FINAL_ACTIVATIONS = ("linear", "tanh", "elu-<alpha>", "softmax")
+
+
+def glorot_uniform(shape, fan_in=None, fan_out=None):
+    """Uniform in +-sqrt(6 / (fan_in + fan_out)), the reference's initialization."""
+    fan_in = shape[0] if fan_in is None else fan_in
+    fan_out = shape[-1] if fan_out is None else fan_out
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return keras.initializers.RandomUniform(-limit, limit)
+
+
+def parse_final_activation(name):
+    """Returns a function on scores for `linear`, `tanh`, `softmax` or `elu-<alpha>` (e.g. `elu-0.5`)."""
+    if name in ("linear", "softmax"):  # softmax: the cross-entropy loss applies it
+        return lambda x: x
+    if name == "tanh":
+        return tf.tanh
+    if name.startswith("elu"):
+        alpha = float(name[4:] or 1.0) if name[3:4] in ("", "-") else None
+        if alpha is not None:
+            return lambda x: tf.where(x > 0, x, alpha * (tf.exp(tf.minimum(x, 0.0)) - 1.0))
+    raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)}; got {name!r}")
+
+
+class RecurrentCore(keras.layers.Layer):
+    """One recurrent layer, seen one step at a time: `(x_proj, states) -> new states`.
+
+    `states[0]` is the layer's output h. `project(x)` is the input product x.W_x, kept apart so that
+    one-hot input can replace it by a table lookup. Subclasses set `projection_dim` and
+    `state_sizes`, and implement `build(input_dim)` and `step`.
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def project(self, x):
+        return tf.matmul(x, self.input_kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class SessionRecommender(keras.Model):
+    """Base of every model: item input, stacked cores, scoring, state carry and reset, `train_step`.
+
+    Args:
+        n_items: catalogue size (indices 0..n_items-1, from the training vocabulary).
+        layers: hidden sizes of the stacked cores, e.g. `[100]`.
+        embedding: size of a separate item input embedding; 0 for none.
+        constrained_embedding: use the output item vectors as the input embedding.
+        dropout_p_embed: dropout on the item input.
+        dropout_p_hidden: dropout on each core's output.
+        final_activation: applied to training scores before the loss.
+        loss: one of `zoo.losses.LOSSES`.
+        bpreg: score regularization of BPR-max.
+        logq: weight of the logQ correction of cross-entropy.
+        batch_size: number of session slots trained in parallel.
+        seed: seed of the initializers and dropout.
+    """
+
+    def __init__(self, n_items, layers=(100,), embedding=0, constrained_embedding=True,
+                 dropout_p_embed=0.0, dropout_p_hidden=0.0, final_activation="linear",
+                 loss="cross-entropy", bpreg=0.0, logq=0.0, batch_size=32, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.layer_sizes = int(n_items), [int(u) for u in layers]
+        self.embedding, self.constrained_embedding = int(embedding), bool(constrained_embedding)
+        self.dropout_p_embed, self.dropout_p_hidden = float(dropout_p_embed), float(dropout_p_hidden)
+        self.final_activation, self.loss_name = final_activation, loss
+        self.bpreg, self.logq, self.batch_size, self.seed = float(bpreg), float(logq), int(batch_size), seed
+        self._validate()
+        self._activation = parse_final_activation(final_activation)
+        self._loss_fn = losses.LOSSES[loss]
+        self.cores = [self.make_core(units, index=i) for i, units in enumerate(self.layer_sizes)]
+        self.embed_dropout = keras.layers.Dropout(self.dropout_p_embed, seed=seed)
+        self.hidden_dropout = keras.layers.Dropout(self.dropout_p_hidden, seed=None if seed is None else seed + 1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.build()
+
+    # --- what a subclass supplies -------------------------------------------------------------
+    def make_core(self, units, index):
+        """Returns the `RecurrentCore` of layer `index` with `units` hidden units."""
+        raise NotImplementedError
+
+    # --- construction ---------------------------------------------------------------------------
+    def _validate(self):
+        checks = [
+            (self.n_items >= 1, f"n_items must be >= 1, got {self.n_items}"),
+            (len(self.layer_sizes) >= 1 and min(self.layer_sizes) >= 1, f"layers must be positive sizes, got {self.layer_sizes}"),
+            (self.embedding >= 0, f"embedding must be >= 0, got {self.embedding}"),
+            (0.0 <= self.dropout_p_embed < 1.0, f"dropout_p_embed must be in [0, 1), got {self.dropout_p_embed}"),
+            (0.0 <= self.dropout_p_hidden < 1.0, f"dropout_p_hidden must be in [0, 1), got {self.dropout_p_hidden}"),
+            (self.loss_name in losses.LOSSES, f"loss must be one of {', '.join(losses.LOSSES)}, got {self.loss_name!r}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.bpreg >= 0 and self.logq >= 0, "bpreg and logq must be >= 0"),
+            (self.loss_name == "cross-entropy" or self.logq == 0, "logq applies to the cross-entropy loss only"),
+            (self.loss_name != "cross-entropy" or self.final_activation in ("linear", "softmax"),
+             "cross-entropy applies its own softmax: final_activation must be linear"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def one_hot_input(self):
+        return not self.constrained_embedding and self.embedding == 0
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        h_last, seed = self.layer_sizes[-1], self.seed
+        self.item_vectors = self.add_weight(
+            shape=(self.n_items, h_last), initializer=glorot_uniform((self.n_items, h_last)), name="item_vectors")
+        self.item_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="item_bias")
+        input_dim = h_last if self.constrained_embedding else self.embedding
+        if self.embedding and not self.constrained_embedding:
+            self.item_embedding = self.add_weight(
+                shape=(self.n_items, self.embedding), initializer=glorot_uniform((self.n_items, self.embedding)),
+                name="item_embedding")
+        if self.one_hot_input:
+            dim = self.cores[0].projection_dim
+            self.input_table = self.add_weight(
+                shape=(self.n_items, dim), initializer=glorot_uniform((self.n_items, dim), fan_out=self.layer_sizes[0]),
+                name="input_table")
+            input_dim = None
+        for i, core in enumerate(self.cores):
+            core.build(input_dim if i == 0 else self.layer_sizes[i - 1])
+        self.slot_states = [
+            self.add_weight(shape=(self.batch_size, size), initializer="zeros", trainable=False, name=f"slot_state_{k}")
+            for k, size in enumerate(self.state_sizes)]
+        self.built = True
+        del seed
+
+    @property
+    def state_sizes(self):
+        return [size for core in self.cores for size in core.state_sizes]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_items": self.n_items, "layers": self.layer_sizes, "embedding": self.embedding,
+            "constrained_embedding": self.constrained_embedding, "dropout_p_embed": self.dropout_p_embed,
+            "dropout_p_hidden": self.dropout_p_hidden, "final_activation": self.final_activation,
+            "loss": self.loss_name, "bpreg": self.bpreg, "logq": self.logq, "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+    # --- the one recurrent step everything is built from ---------------------------------------
+    def initial_states(self, batch_size):
+        return [tf.zeros((batch_size, size)) for size in self.state_sizes]
+
+    def _item_input(self, items, training):
+        if self.constrained_embedding:
+            x = tf.gather(self.item_vectors, items)
+        elif self.embedding:
+            x = tf.gather(self.item_embedding, items)
+        else:
+            x = tf.gather(self.input_table, items)
+        return self.embed_dropout(x, training=training)
+
+    def step(self, items, states, training=False):
+        """One step for a batch of slots: item indices [B] and states -> (output h [B, H_L], states)."""
+        x, new_states, position = self._item_input(items, training), [], 0
+        for i, core in enumerate(self.cores):
+            n = len(core.state_sizes)
+            x_proj = x if (i == 0 and self.one_hot_input) else core.project(x)
+            core_states = core.step(x_proj, states[position:position + n])
+            x = self.hidden_dropout(core_states[0], training=training)
+            new_states += [x] + list(core_states[1:])
+            position += n
+        return x, new_states
+
+    @staticmethod
+    def reset_states(states, reset):
+        """Zeroes the state rows of slots where a new session starts."""
+        return [tf.where(reset[:, tf.newaxis], tf.zeros_like(s), s) for s in states]
+
+    def score_all(self, hidden):
+        """Raw scores of every item: [B, H] -> [B, n_items]."""
+        return tf.matmul(hidden, self.item_vectors, transpose_b=True) + self.item_bias
+
+    def score_candidates(self, hidden, candidates):
+        """Raw scores of the candidate items [C] for every row: [B, H] -> [B, C]."""
+        vectors = tf.gather(self.item_vectors, candidates)
+        return tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias, candidates)
+
+    # --- sequences ------------------------------------------------------------------------------
+    def encode(self, items, states=None):
+        """Runs sessions [B, T] (padded with -1 at the end) from `states` (zero by default).
+
+        Returns the session vector h [B, H_L] after each row's last item, and the states.
+        """
+        items = tf.convert_to_tensor(items, tf.int32)
+        if states is None:
+            states = self.initial_states(tf.shape(items)[0])
+        hidden = tf.zeros((tf.shape(items)[0], self.layer_sizes[-1]))
+
+        def advance(carry, items_t):
+            hidden, states = carry[0], list(carry[1:])
+            new_hidden, new_states = self.step(tf.maximum(items_t, 0), states)
+            valid = (items_t >= 0)[:, tf.newaxis]
+            return (tf.where(valid, new_hidden, hidden),
+                    *[tf.where(valid, n, s) for n, s in zip(new_states, states)])
+
+        result = tf.foldl(advance, tf.transpose(items), initializer=(hidden, *states))
+        return result[0], list(result[1:])
+
+    def call(self, items, training=False):
+        """Scores [B, n_items] of the next item after each session in `items` [B, T] (pad: -1)."""
+        hidden, _ = self.encode(items)
+        return self.score_all(hidden)
+
+    # --- training -------------------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def train_step(self, data):
+        inputs, targets = data
+        items, reset, mask = inputs["item"], inputs["reset"], inputs["mask"]
+        negatives = inputs.get("negatives")
+        candidates = targets if negatives is None else tf.concat([targets, negatives], axis=0)
+        col_mask = mask if negatives is None else tf.concat([mask, tf.ones_like(negatives, tf.bool)], axis=0)
+        states = self.reset_states([s.value for s in self.slot_states], reset)
+        with tf.GradientTape() as tape:
+            hidden, new_states = self.step(items, states, training=True)
+            scores = self._activation(self.score_candidates(hidden, candidates))
+            per_row = self._per_row_loss(scores, col_mask, inputs.get("col_log_q"))
+            loss = losses.reduce_loss(per_row, mask)
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        for variable, value in zip(self.slot_states, new_states):
+            variable.assign(value)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def _per_row_loss(self, scores, col_mask, col_log_q):
+        if self.loss_name == "cross-entropy":
+            return self._loss_fn(scores, col_mask, col_log_q=col_log_q, logq=self.logq)
+        if self.loss_name == "bpr-max":
+            return self._loss_fn(scores, col_mask, bpreg=self.bpreg)
+        return self._loss_fn(scores, col_mask)

@@ -1,0 +1,77 @@
+"""GRU4Rec (Hidasi et al., ICLR 2016; Hidasi & Karatzoglou, CIKM 2018).
+
+The GRU of the original (Theano) GRU4Rec applies the reset gate to the previous state BEFORE the
+recurrent product (Keras `reset_after=False`, unlike PyTorch's `GRUCell`):
+
+    r_t = sigma(x_t W_r + h_{t-1} U_r + b_r)
+    z_t = sigma(x_t W_z + h_{t-1} U_z + b_z)
+    c_t = tanh(x_t W_c + (r_t * h_{t-1}) U_c + b_c)
+    h_t = (1 - z_t) * h_{t-1} + z_t * c_t
+
+(the reference's convention for z; Keras' GRU uses z for the other term, which is the same family).
+Each of the three gate blocks of W and U is initialized on its own, uniform in
++-sqrt(6 / (fan_in + units)); biases start at zero. One step per mini-batch, no BPTT.
+"""
+import keras
+import tensorflow as tf
+
+from zoo.base import RecurrentCore, SessionRecommender, glorot_uniform
+
+
+def _gate_blocks_initializer(fan_in, units):
+    """Three [fan_in, units] blocks side by side, each uniform +-sqrt(6 / (fan_in + units))."""
+    block = glorot_uniform((fan_in, units))
+
+    def initialize(shape, dtype=None):
+        return tf.concat([block((fan_in, units), dtype=dtype) for _ in range(3)], axis=1)
+
+    return initialize
+
+
+class GRUCore(RecurrentCore):
+    """The reference GRU step. State: [h]. `projection_dim` = 3 * units (gates r, z, c)."""
+
+    @property
+    def projection_dim(self):
+        return 3 * self.units
+
+    @property
+    def state_sizes(self):
+        return [self.units]
+
+    def build(self, input_dim):
+        units = self.units
+        if input_dim is not None:
+            self.input_kernel = self.add_weight(
+                shape=(input_dim, 3 * units), initializer=_gate_blocks_initializer(input_dim, units), name="input_kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(units, 3 * units), initializer=_gate_blocks_initializer(units, units), name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(3 * units,), initializer="zeros", name="bias")
+        self.built = True
+
+    def step(self, x_proj, states):
+        h = states[0]
+        units = self.units
+        x_proj = x_proj + self.bias
+        rz = tf.sigmoid(x_proj[:, : 2 * units] + tf.matmul(h, self.recurrent_kernel[:, : 2 * units]))
+        r, z = rz[:, :units], rz[:, units:]
+        c = tf.tanh(x_proj[:, 2 * units:] + tf.matmul(r * h, self.recurrent_kernel[:, 2 * units:]))
+        return [(1.0 - z) * h + z * c]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GRU4Rec(SessionRecommender):
+    """GRU4Rec: stacked reference GRUs over session-parallel mini-batches.
+
+    All options are those of `SessionRecommender`; the defaults are the reference's.
+
+    Example:
+
+        model = GRU4Rec(n_items=len(vocab), layers=[100], loss="cross-entropy", logq=1.0,
+                        dropout_p_hidden=0.4, batch_size=32)
+        model.compile(optimizer=zoo.optimizers.AdagradMomentum(0.2, momentum=0.2))
+        model.fit(train_dataset, epochs=10)
+    """
+
+    def make_core(self, units, index):
+        return GRUCore(units, name=f"gru_{index}")

@@ -1,0 +1,74 @@
+"""Adagrad with momentum, the optimizer of the reference GRU4Rec.
+
+For every parameter row that received a gradient g in this step:
+
+    acc   <- acc + g^2
+    v     <- momentum * v - learning_rate * g / sqrt(acc + epsilon)
+    theta <- theta + v
+
+Sparse gradients (the item embedding rows a mini-batch touched) update only those rows, their
+accumulator and their velocity; duplicate rows are summed first. Rows not touched keep their velocity
+unchanged (no decay), as in the reference's indexed update.
+"""
+import keras
+import tensorflow as tf
+
+
+class AdagradMomentum(keras.optimizers.Optimizer):
+    """Adagrad with (heavy-ball) momentum and indexed updates for sparse gradients.
+
+    Args:
+        learning_rate: step size.
+        momentum: velocity decay in [0, 1); 0 gives plain Adagrad.
+        epsilon: added to the accumulator under the square root (the reference uses 1e-6).
+
+    Example:
+
+        model.compile(optimizer=AdagradMomentum(learning_rate=0.2, momentum=0.2))
+    """
+
+    def __init__(self, learning_rate=0.05, momentum=0.0, epsilon=1e-6, name="adagrad_momentum", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self._accumulators = [self.add_variable_from_reference(v, "accumulator") for v in variables]
+        self._velocities = [self.add_variable_from_reference(v, "velocity") for v in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        acc, vel = self._accumulators[index].value, self._velocities[index].value
+        lr = tf.cast(learning_rate, variable.dtype)
+        if isinstance(gradient, tf.IndexedSlices):
+            rows, position = tf.unique(gradient.indices)
+            grad = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+            new_acc = tf.gather(acc, rows) + tf.square(grad)
+            new_vel = self.momentum * tf.gather(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
+            acc.scatter_update(tf.IndexedSlices(new_acc, rows))
+            vel.scatter_update(tf.IndexedSlices(new_vel, rows))
+            variable.value.scatter_add(tf.IndexedSlices(new_vel, rows))
+        else:
+            acc.assign_add(tf.square(gradient))
+            vel.assign(self.momentum * vel - lr * gradient / tf.sqrt(acc + self.epsilon))
+            variable.assign_add(vel)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "epsilon": self.epsilon})
+        return config
+
+
+def get_optimizer(name, learning_rate, momentum=0.0):
+    """`adagrad_momentum` (the reference's) or any Keras optimizer by name, e.g. `adam`."""
+    if name in ("adagrad_momentum", "adagradm"):
+        return AdagradMomentum(learning_rate=learning_rate, momentum=momentum)
+    optimizer = keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+    if momentum and hasattr(optimizer, "momentum"):
+        optimizer.momentum = momentum
+    return optimizer
