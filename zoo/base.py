@@ -222,7 +222,7 @@ class SessionRecommender(keras.Model):
 
         Returns the session vector h [B, H_L] after each row's last item, and the states.
         """
-        items = tf.convert_to_tensor(items, tf.int32)
+        items = tf.cast(items, tf.int32)
         if states is None:
             states = self.initial_states(tf.shape(items)[0])
         hidden = tf.zeros((tf.shape(items)[0], self.layer_sizes[-1]))

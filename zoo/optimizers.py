@@ -43,20 +43,20 @@ class AdagradMomentum(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         index = self._get_variable_index(variable)
-        acc, vel = self._accumulators[index].value, self._velocities[index].value
+        acc, vel = self._accumulators[index], self._velocities[index]
         lr = tf.cast(learning_rate, variable.dtype)
         if isinstance(gradient, tf.IndexedSlices):
             rows, position = tf.unique(gradient.indices)
             grad = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
             new_acc = tf.gather(acc, rows) + tf.square(grad)
             new_vel = self.momentum * tf.gather(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
-            acc.scatter_update(tf.IndexedSlices(new_acc, rows))
-            vel.scatter_update(tf.IndexedSlices(new_vel, rows))
-            variable.value.scatter_add(tf.IndexedSlices(new_vel, rows))
+            self.assign(acc, tf.IndexedSlices(new_acc, rows))  # scatter: only the touched rows
+            self.assign(vel, tf.IndexedSlices(new_vel, rows))
+            self.assign_add(variable, tf.IndexedSlices(new_vel, rows))
         else:
-            acc.assign_add(tf.square(gradient))
-            vel.assign(self.momentum * vel - lr * gradient / tf.sqrt(acc + self.epsilon))
-            variable.assign_add(vel)
+            self.assign_add(acc, tf.square(gradient))
+            self.assign(vel, self.momentum * vel - lr * gradient / tf.sqrt(acc + self.epsilon))
+            self.assign_add(variable, vel)
 
     def get_config(self):
         config = super().get_config()
