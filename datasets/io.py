@@ -108,7 +108,8 @@ def to_canonical(raw, path, keys):
     """Validates and converts the columns of `raw` into the canonical frame.
 
     Args:
-        raw: the table as read, one row per event, row i being data row i + 1 of the file.
+        raw: the table as read, one row per event; its index label i is data row i + 1 of the file
+            (as `read_table` numbers them), also after rows were filtered out.
         path: the file name, for messages.
         keys: canonical name -> column of `raw`, for the canonical columns to produce.
 
@@ -117,10 +118,9 @@ def to_canonical(raw, path, keys):
     """
     out = {}
     for name, column in keys.items():
-        values = raw[column]
-        _check_present(values, path, column)
-        out[name] = _parse_time(values, path, column) if name == TIME else _ids(values)
-    return pd.DataFrame(out, columns=[name for name in CANONICAL if name in out])
+        out[name] = parse_time(raw[column], path, column) if name == TIME else _ids(raw[column], path, column)
+    frame = pd.DataFrame(out, columns=[name for name in CANONICAL if name in out])
+    return frame.reset_index(drop=True)
 
 
 def _format(path):
@@ -145,13 +145,23 @@ def _read_text(path, sep):
     return read_table(path, sep=sep)
 
 
-def _sniff(path):
-    """The separator of a text file of unknown extension: the first of tab, comma, semicolon in line 1."""
+def first_line(path):
+    """The first line of a text file.
+
+    Raises:
+        DataError: the file cannot be read as UTF-8 text.
+    """
     try:
         with open(path, newline="") as f:
-            header = f.readline()
+            return f.readline()
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read the file: {_one_line(e)}") from None
+        reason = getattr(e, "strerror", None) or _one_line(e)
+        raise DataError(f"{path}: cannot read the file: {reason}") from None
+
+
+def _sniff(path):
+    """The separator of a text file of unknown extension: the first of tab, comma, semicolon in line 1."""
+    header = first_line(path)
     for sep in ("\t", ",", ";"):
         if sep in header:
             return sep
@@ -168,28 +178,44 @@ def _keys(columns, path, session_key, item_key, time_key, user_key):
         del keys[USER]
     if session_key not in columns and user_key is not None:
         del keys[SESSION]
-    missing = [column for column in keys.values() if column not in columns]
+    hint = "name them with --session-key, --item-key, --time-key, --user-key"
+    check_columns(path, columns, keys.values(), hint)
+    return keys
+
+
+def check_columns(path, present, needed, hint):
+    """Raises a DataError listing the `needed` columns absent from `present`, and those present."""
+    missing = [column for column in needed if column not in present]
     if missing:
         raise DataError(
             f"{path}: missing column(s) {', '.join(map(repr, missing))}; the file has "
-            f"{', '.join(map(repr, columns))} "
-            "(name them with --session-key, --item-key, --time-key, --user-key)"
+            f"{', '.join(map(repr, present))} ({hint})"
         )
-    return keys
 
 
 def _check_present(values, path, column):
     missing = values.isna().to_numpy()
     if missing.any():
-        raise DataError(f"{path}: row {missing.argmax() + 1}, column {column!r}: missing value")
+        raise DataError(f"{path}: row {_row(values, missing)}, column {column!r}: missing value")
 
 
-def _ids(values):
+def _row(values, bad):
+    """The 1-based data row of the first True in `bad` (from the index labels of `values`)."""
+    return values.index[bad.argmax()] + 1
+
+
+def _ids(values, path, column):
+    _check_present(values, path, column)
     return values if values.dtype == "str" else values.astype("str")
 
 
-def _parse_time(values, path, column):
-    """Float64 Unix seconds from numbers, datetimes or text (numbers or ISO 8601)."""
+def parse_time(values, path, column):
+    """Float64 Unix seconds from numbers, datetimes or text (numbers or ISO 8601).
+
+    Raises:
+        DataError: naming the first row whose time is missing or unparsable.
+    """
+    _check_present(values, path, column)
     if pd.api.types.is_datetime64_any_dtype(values):
         return _seconds(values.dt.tz_localize("UTC") if values.dt.tz is None else values)
     if pd.api.types.is_numeric_dtype(values):
@@ -200,9 +226,9 @@ def _parse_time(values, path, column):
         seconds = _seconds(pd.to_datetime(values, format="ISO8601", utc=True, errors="coerce"))
     bad = ~np.isfinite(seconds.to_numpy())
     if bad.any():
-        row = bad.argmax()
+        value = values.iloc[bad.argmax()]
         raise DataError(
-            f"{path}: row {row + 1}, column {column!r}: cannot read time {values.iloc[row]!r} "
+            f"{path}: row {_row(values, bad)}, column {column!r}: cannot read time {value!r} "
             "(expected Unix seconds or an ISO 8601 date)"
         )
     return seconds

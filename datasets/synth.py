@@ -52,7 +52,16 @@ def generate(
     Raises:
         ConfigError: a parameter out of its range.
     """
-    _check(n_users, n_items, n_topics, topics_per_user, sessions_per_user, session_length, follow, successors)
+    _check(
+        n_users=n_users,
+        n_items=n_items,
+        n_topics=n_topics,
+        topics_per_user=topics_per_user,
+        sessions_per_user=sessions_per_user,
+        session_length=session_length,
+        follow=follow,
+        successors=successors,
+    )
     rng = np.random.default_rng(seed)
     topic_of, sampler = _items(rng, n_items, n_topics, zipf)
     next_items = sampler(rng, np.repeat(topic_of, successors)).reshape(n_items, successors)
@@ -63,16 +72,17 @@ def generate(
     return _frame(rng, users, lengths, clicks, days)
 
 
-def _check(n_users, n_items, n_topics, topics_per_user, sessions_per_user, session_length, follow, successors):
+def _check(**values):
+    v = values
     rules = {
-        "n_users >= 1": n_users >= 1,
-        "n_topics >= 1": n_topics >= 1,
-        "n_items >= n_topics": n_items >= n_topics,
-        "1 <= topics_per_user <= n_topics": 1 <= topics_per_user <= n_topics,
-        "sessions_per_user >= 1": sessions_per_user >= 1,
-        "session_length >= 1": session_length >= 1,
-        "0 <= follow <= 1": 0 <= follow <= 1,
-        "successors >= 1": successors >= 1,
+        "n_users >= 1": v["n_users"] >= 1,
+        "n_topics >= 1": v["n_topics"] >= 1,
+        "n_items >= n_topics": v["n_items"] >= v["n_topics"],
+        "1 <= topics_per_user <= n_topics": 1 <= v["topics_per_user"] <= v["n_topics"],
+        "sessions_per_user >= 1": v["sessions_per_user"] >= 1,
+        "session_length >= 1": v["session_length"] >= 1,
+        "0 <= follow <= 1": 0 <= v["follow"] <= 1,
+        "successors >= 1": v["successors"] >= 1,
     }
     broken = [rule for rule, ok in rules.items() if not ok]
     if broken:
