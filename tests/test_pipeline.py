@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
+from zoo.datasets.pipeline import make_dataset, session_parallel_dataset
+from zoo.datasets.vocab import Vocabulary
+from zoo.errors import DataError
+
+FIELDS = {"item": "items", "reset": "reset", "mask": "mask", "user": "users", "user_start": "user_start"}
+
+
+@pytest.fixture
+def events():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 7, 30)
+    n = lengths.sum()
+    return pd.DataFrame(
+        {
+            "SessionId": np.repeat(np.arange(30), lengths).astype(str),
+            "ItemId": rng.integers(0, 40, n).astype(str),
+            "Time": np.repeat(rng.permutation(30).astype(float), lengths) + np.arange(n) * 1e-3,
+            "UserId": np.repeat(rng.integers(0, 5, 30), lengths),
+        }
+    )
+
+
+def stacked(dataset):
+    """The elements of one pass over `dataset`, stacked into [T, B] NumPy arrays."""
+    features, targets = zip(*[(f, t) for f, t in dataset.as_numpy_iterator()])
+    return {name: np.stack([f[name] for f in features]) for name in features[0]}, np.stack(targets)
+
+
+def assert_same(dataset, batches):
+    features, targets = stacked(dataset)
+    np.testing.assert_array_equal(targets, batches.targets)
+    expected = {name: getattr(batches, field) for name, field in FIELDS.items() if getattr(batches, field) is not None}
+    assert features.keys() == expected.keys()
+    for name, array in expected.items():
+        assert features[name].dtype == array.dtype
+        np.testing.assert_array_equal(features[name], array, err_msg=name)
+
+
+@pytest.mark.parametrize("user_parallel", [False, True])
+def test_dataset_yields_the_numpy_batches(events, user_parallel):
+    order = order_sessions(events, Vocabulary.fit(events.ItemId), Vocabulary.fit(events.UserId))
+    batches = (user_parallel_batches if user_parallel else session_parallel_batches)(order, 4)
+    dataset = session_parallel_dataset(batches)
+    features_spec, target_spec = dataset.element_spec
+    assert target_spec.shape == (4,) and all(s.shape == (4,) for s in features_spec.values())
+    for _ in range(2):  # re-iterable: the same steps every epoch
+        assert_same(dataset, batches)
+
+
+def test_make_dataset_without_shuffle(events):
+    items, users = Vocabulary.fit(events.ItemId), Vocabulary.fit(events.UserId)
+    order = order_sessions(events, items, users)
+    assert_same(make_dataset(events, items, 3), session_parallel_batches(order, 3))
+    dataset = make_dataset(events, items, 3, user_parallel=True, user_vocab=users)
+    assert_same(dataset, user_parallel_batches(order, 3))
+
+
+@pytest.mark.parametrize("user_parallel", [False, True])
+def test_make_dataset_reshuffles_every_epoch(events, user_parallel):
+    items, users = Vocabulary.fit(events.ItemId), Vocabulary.fit(events.UserId)
+    order = order_sessions(events, items, users)
+    build = user_parallel_batches if user_parallel else session_parallel_batches
+    dataset = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
+    assert dataset.element_spec[1].shape == (3,)
+    for epoch in range(2):
+        assert_same(dataset, build(order, 3, shuffle_seed=(5, epoch)))
+    again = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
+    assert_same(again, build(order, 3, shuffle_seed=(5, 0)))
+
+
+def test_make_dataset_errors_show_at_once(events):
+    with pytest.raises(DataError, match="need user ids"):
+        make_dataset(events, Vocabulary.fit(events.ItemId), 3, shuffle_seed=1, user_parallel=True)
