@@ -1,0 +1,150 @@
+"""Next-item evaluation: full ranking over the catalogue, and a labelled sampled-negatives protocol.
+
+Full ranking (the reference GRU4Rec's protocol). Test sessions are played in session-parallel
+mini-batches with the hidden state zeroed at each new session; at every event but the session's
+first, the model scores ALL training items and the rank of the true next item is
+
+    standard:      rank = 1 + #{j : r_j >  r_target}
+    conservative:  rank =     #{j : r_j >= r_target}          (the target counts itself; default)
+    median:        rank = 1 + #{j : r_j >  r_target} + (#{j : r_j == r_target} - 1) / 2
+
+    Recall@K = mean(rank <= K)      MRR@K = mean(1 / rank if rank <= K else 0)
+
+over every evaluated event. Ties matter: a model that saturates (tanh) or a broken one that scores
+everything equally is ranked last under `conservative`, first under `standard`. Test events whose item
+is unknown to the model are removed from their session (the session continues without them) and
+counted, then sessions left with fewer than 2 events are dropped and counted, as the reference does.
+
+Sampled protocol (HR@K, NDCG@K against N given negatives per test case, e.g. S3-Rec's 99 fixed
+negatives for LastFM): NOT comparable with full ranking; reported under `sampled_` keys.
+"""
+import numpy as np
+import tensorflow as tf
+
+from zoo.datasets.batches import order_sessions, session_parallel_batches
+from zoo.datasets.io import ITEM, SESSION
+from zoo.errors import ConfigError, DataError
+
+TIE_MODES = ("standard", "conservative", "median")
+
+
+def ranks_from_counts(greater, equal, ties):
+    """Rank of the target from #scores above it and #scores equal to it (the target included)."""
+    greater, equal = np.asarray(greater, np.float64), np.asarray(equal, np.float64)
+    if ties == "standard":
+        return greater + 1
+    if ties == "conservative":
+        return greater + equal
+    if ties == "median":
+        return greater + 1 + (equal - 1) / 2
+    raise ConfigError(f"ties must be one of {', '.join(TIE_MODES)}, got {ties!r}")
+
+
+def metrics_from_ranks(ranks, cutoffs, prefix=""):
+    """Recall@K and MRR@K (or HR@K and NDCG@K with prefix `sampled_`) for every cutoff K."""
+    ranks = np.asarray(ranks, np.float64)
+    result = {}
+    for k in cutoffs:
+        hit = ranks <= k
+        if prefix:
+            result[f"{prefix}hr@{k}"] = float(hit.mean()) if len(ranks) else 0.0
+            result[f"{prefix}ndcg@{k}"] = float(np.where(hit, 1 / np.log2(ranks + 1), 0).mean()) if len(ranks) else 0.0
+        else:
+            result[f"recall@{k}"] = float(hit.mean()) if len(ranks) else 0.0
+            result[f"mrr@{k}"] = float(np.where(hit, 1 / ranks, 0).mean()) if len(ranks) else 0.0
+    return result
+
+
+def known_items(test, item_vocab, min_session_length=2):
+    """Drops test events with items unknown to the vocabulary, then too short sessions; counts both."""
+    known = item_vocab.encode(test[ITEM]) >= 0
+    kept = test[known]
+    length = kept.groupby(SESSION, sort=False)[ITEM].transform("size")
+    long_enough = kept[length >= min_session_length]
+    counts = {
+        "dropped_unknown_item_events": int((~known).sum()),
+        "dropped_short_sessions": int(kept[SESSION].nunique() - long_enough[SESSION].nunique()),
+    }
+    return long_enough, counts
+
+
+def _rank_counter(model):
+    @tf.function(reduce_retracing=True)
+    def count(items, targets, reset, states):
+        states = model.reset_states(states, reset)
+        hidden, states = model.step(items, states, training=False)
+        scores = model.score_all(hidden)
+        target_scores = tf.gather(scores, targets, batch_dims=1)[:, tf.newaxis]
+        greater = tf.reduce_sum(tf.cast(scores > target_scores, tf.int32), axis=1)
+        equal = tf.reduce_sum(tf.cast(scores == target_scores, tf.int32), axis=1)
+        return greater, equal, states
+
+    return count
+
+
+def target_ranks(model, batches, ties="conservative"):
+    """Ranks [n_pairs] of every target of `batches` (ParallelBatches), in step-major order."""
+    count, states = _rank_counter(model), model.initial_states(batches.batch_size)
+    greater, equal = [], []
+    for t in range(batches.n_steps):
+        g, e, states = count(batches.items[t], batches.targets[t], batches.reset[t], states)
+        greater.append(g.numpy()[batches.mask[t]])
+        equal.append(e.numpy()[batches.mask[t]])
+    return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+
+
+def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512):
+    """Full-ranking Recall@K and MRR@K of `model` on the test event frame.
+
+    Args:
+        model: a trained SessionRecommender.
+        test: canonical event frame (SessionId, ItemId, Time).
+        item_vocab: the training item vocabulary saved with the model.
+        cutoffs: the K values.
+        ties: `conservative` (default, as the reference), `standard` or `median`.
+        batch_size: session slots scored in parallel.
+
+    Returns:
+        dict with `recall@K`, `mrr@K` for every K, `events` (ranked targets), `sessions`, and the
+        counts of dropped unknown-item events and short sessions.
+
+    Example:
+
+        metrics = evaluate(model, load_events("test.tsv"), vocab, cutoffs=(20,))
+        metrics["recall@20"], metrics["mrr@20"]
+    """
+    if ties not in TIE_MODES:
+        raise ConfigError(f"ties must be one of {', '.join(TIE_MODES)}, got {ties!r}")
+    if not cutoffs or min(cutoffs) < 1:
+        raise ConfigError(f"cutoffs must be positive integers, got {cutoffs}")
+    test, counts = known_items(test, item_vocab)
+    if test.empty:
+        raise DataError("no test session is left after dropping items unknown to the model "
+                        f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
+    order = order_sessions(test, item_vocab)
+    ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
+    return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
+            "ties": ties, **counts}
+
+
+def evaluate_sampled(model, histories, targets, negatives, cutoffs=(1, 5, 10), ties="conservative"):
+    """Sampled protocol: rank the target among the given negatives only (HR@K, NDCG@K, MRR).
+
+    Args:
+        model: a trained SessionRecommender.
+        histories: int [U, T] item indices of each test case's history, padded with -1 at the end.
+        targets: int [U] the true next item.
+        negatives: int [U, N] the negatives of each test case (e.g. 99 fixed ones).
+
+    Returns:
+        dict with `sampled_hr@K`, `sampled_ndcg@K`, `sampled_mrr`, `sampled_cases`, `sampled_negatives`.
+    """
+    hidden, _ = model.encode(np.asarray(histories, np.int32))
+    candidates = tf.concat([np.asarray(targets, np.int32)[:, None], np.asarray(negatives, np.int32)], axis=1)
+    vectors = tf.gather(model.item_vectors, candidates)
+    scores = (tf.einsum("uh,uch->uc", hidden, vectors) + tf.gather(model.item_bias, candidates)).numpy()
+    greater = (scores[:, 1:] > scores[:, :1]).sum(axis=1)
+    equal = (scores[:, 1:] == scores[:, :1]).sum(axis=1) + 1
+    ranks = ranks_from_counts(greater, equal, ties)
+    return {**metrics_from_ranks(ranks, cutoffs, prefix="sampled_"), "sampled_mrr": float((1 / ranks).mean()),
+            "sampled_cases": int(len(ranks)), "sampled_negatives": int(np.asarray(negatives).shape[1])}

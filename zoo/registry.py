@@ -1,0 +1,35 @@
+"""Model registry: `get_model(name, **config)` and `list_models()`."""
+import importlib
+
+from zoo.errors import ConfigError
+
+# name -> (module, class, one-line description)
+MODELS = {
+    "gru4rec": ("zoo.gru4rec", "GRU4Rec", "GRU4Rec (Hidasi et al. 2016/2018): the reference GRU, session-parallel"),
+}
+
+
+def list_models():
+    """Names of the models `get_model` builds, with a one-line description each."""
+    return {name: description for name, (_, _, description) in MODELS.items()}
+
+
+def model_class(name):
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    module, cls, _ = MODELS[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_model(name, **config):
+    """Builds the model `name` (see `list_models()`) from its config, e.g. `n_items`, `layers`.
+
+    Example:
+
+        model = zoo.get_model("gru4rec", n_items=2933, layers=[100], loss="bpr-max", bpreg=0.5)
+    """
+    cls = model_class(name)
+    try:
+        return cls(**config)
+    except TypeError as e:  # an option the model does not take
+        raise ConfigError(f"{name}: {e}") from None
