@@ -127,12 +127,12 @@ class Vocabulary:
         Returns:
             np.int32 array of the same length: the indices, -1 for ids not in the vocabulary.
         """
-        ids = _values(ids)
-        if self._int_index is not None and ids.dtype.kind in "iu":
-            indexer = self._int_index.get_indexer(ids)
-        else:
-            indexer = self._str_index.get_indexer(_string_objects(ids))
-        return indexer.astype(np.int32)
+        values = ids if isinstance(ids, (pd.Series, pd.Index)) else np.asarray(ids)
+        if self._int_index is not None and values.dtype.kind in "iu":
+            return self._int_index.get_indexer(values).astype(np.int32)
+        codes, uniques = pd.factorize(values)  # hash each distinct id once (missing ids: code -1)
+        known = self._str_index.get_indexer(_string_objects(np.asarray(uniques, dtype=object)))
+        return np.append(known, -1).astype(np.int32)[codes]
 
     def decode(self, indices):
         """Maps indices back to ids of the recorded kind.
