@@ -5,7 +5,7 @@ import sys
 from zoo.errors import UserError
 
 # Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
-COMMAND_MODULES = ("zoo.datasets.cli",)
+COMMAND_MODULES = ("zoo.datasets.cli", "zoo.bench")
 
 
 def build_parser():

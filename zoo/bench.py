@@ -1,0 +1,9 @@
+"""`zoo bench ...` subcommands: timings of parts of the system."""
+from zoo import bench_pipeline
+
+
+def add_commands(subparsers):
+    p = subparsers.add_parser("bench", help="time parts of the system")
+    commands = p.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
+    commands.required = True
+    bench_pipeline.add_commands(commands)
