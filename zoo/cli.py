@@ -1,11 +1,12 @@
 """The `zoo` command: argument parsing and printing only; the work is done by the library."""
 import argparse
+import os
 import sys
 
 from zoo.errors import UserError
 
 # Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
-COMMAND_MODULES = ("zoo.datasets.cli", "zoo.bench")
+COMMAND_MODULES = ("zoo.datasets.cli", "zoo.commands", "zoo.bench")
 
 
 def build_parser():
@@ -22,6 +23,7 @@ def build_parser():
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

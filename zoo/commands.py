@@ -1,0 +1,156 @@
+"""`zoo train`, `zoo evaluate`, `zoo recommend`: parse, call the library, print."""
+import json
+import os
+import sys
+
+from zoo.errors import UserError
+
+
+def add_commands(subparsers):
+    p = subparsers.add_parser("models", help="list the models of the zoo")
+    p.set_defaults(func=_models)
+    _add_train(subparsers)
+    _add_evaluate(subparsers)
+    _add_recommend(subparsers)
+
+
+def _add_columns(p):
+    p.add_argument("--session-key", default="SessionId", help="session id column (default SessionId)")
+    p.add_argument("--item-key", default="ItemId", help="item id column (default ItemId)")
+    p.add_argument("--time-key", default="Time", help="time column (default Time)")
+
+
+def _add_ranking(p):
+    p.add_argument("--cutoffs", default="5,10,20", help="K values of Recall@K / MRR@K (default 5,10,20)")
+    p.add_argument("--ties", default="conservative", choices=("conservative", "standard", "median"),
+                   help="how equal scores rank (default conservative, as the reference GRU4Rec)")
+
+
+def _add_train(subparsers):
+    p = subparsers.add_parser("train", help="train a model on an event log and save a run directory")
+    p.add_argument("--model", default="gru4rec", help="model name, see `zoo models` (default gru4rec)")
+    p.add_argument("--train", required=True, metavar="PATH", help="training event log")
+    p.add_argument("--test", metavar="PATH", help="test event log: evaluate after training, save metrics.json")
+    p.add_argument("--preset", help="named hyper-parameters, e.g. rsc15-xe-shared (see zoo.presets)")
+    p.add_argument("--epochs", type=int, help="number of epochs (overrides the preset)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one option, e.g. --set layers=200 --set learning_rate=0.1 (repeatable)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
+    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_columns(p)
+    _add_ranking(p)
+    p.set_defaults(func=_train)
+
+
+def _add_evaluate(subparsers):
+    p = subparsers.add_parser("evaluate", help="full-ranking Recall@K and MRR@K of a run on a test log")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--test", required=True, metavar="PATH", help="test event log")
+    p.add_argument("--batch-size", type=int, default=512, help="sessions scored in parallel (default 512)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_columns(p)
+    _add_ranking(p)
+    p.set_defaults(func=_evaluate)
+
+
+def _add_recommend(subparsers):
+    p = subparsers.add_parser("recommend", help="top-k next items after a session")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--items", required=True, help="the session so far: item ids separated by commas")
+    p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    p.add_argument("--exclude-history", action="store_true", help="never recommend an item of the session")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_recommend)
+
+
+def _models(args):
+    from zoo.registry import list_models
+
+    for name, description in list_models().items():
+        print(f"{name:<12}  {description}")
+
+
+def _cutoffs(text):
+    try:
+        cutoffs = tuple(int(k) for k in text.split(","))
+    except ValueError:
+        raise UserError(f"--cutoffs expects integers separated by commas, got {text!r}") from None
+    if min(cutoffs) < 1:
+        raise UserError(f"--cutoffs must be positive, got {text!r}")
+    return cutoffs
+
+
+def _load(path, args):
+    from zoo.datasets.io import load_events
+
+    return load_events(path, session_key=args.session_key, item_key=args.item_key, time_key=args.time_key)
+
+
+def _print_metrics(metrics, as_json=False):
+    if as_json:
+        print(json.dumps(metrics, sort_keys=True))
+        return
+    keys = [k for k in metrics if "@" in k]
+    for key in keys:
+        print(f"{key:>12}  {metrics[key]:.4f}")
+    print(f"ranked {metrics['events']} test events in {metrics['sessions']} sessions (ties: {metrics['ties']}); "
+          f"dropped {metrics['dropped_unknown_item_events']} events with items unseen in training and "
+          f"{metrics['dropped_short_sessions']} sessions left shorter than 2")
+
+
+def _train(args):
+    from zoo import presets, registry
+
+    registry.model_class(args.model)
+    config = presets.resolve(args.preset, args.set, epochs=args.epochs)
+    cutoffs = _cutoffs(args.cutoffs)
+    if os.path.exists(args.out) and not args.overwrite:
+        raise UserError(f"{args.out} exists; choose another --out or pass --overwrite")
+    train = _load(args.train, args)
+    test = _load(args.test, args) if args.test else None  # fail on a bad test file before training
+
+    from zoo import runs, training
+    from zoo.evaluate import evaluate
+
+    model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1)
+    metrics = evaluate(model, test, vocab, cutoffs=cutoffs, ties=args.ties) if test is not None else None
+    info = {"model": args.model, "preset": args.preset, "config": config, "train": os.path.abspath(args.train),
+            "columns": {"session": args.session_key, "item": args.item_key, "time": args.time_key}}
+    runs.save_run(args.out, model, vocab, info, log, metrics)
+    last = log[-1]
+    print(f"trained {args.model} for {len(log)} epochs: loss {last['loss']:.4f}, "
+          f"{last['events_per_s']:.0f} events/s; saved {args.out}", file=sys.stderr)
+    if metrics is not None:
+        _print_metrics(metrics)
+
+
+def _evaluate(args):
+    cutoffs = _cutoffs(args.cutoffs)
+    test = _load(args.test, args)
+    from zoo import runs
+    from zoo.evaluate import evaluate
+
+    run = runs.load_run(args.run_dir)
+    _print_metrics(evaluate(run.model, test, run.vocab, cutoffs=cutoffs, ties=args.ties,
+                            batch_size=args.batch_size), args.json)
+
+
+def _recommend(args):
+    if args.k < 1:
+        raise UserError(f"-k must be >= 1, got {args.k}")
+    items = [i.strip() for i in args.items.split(",") if i.strip()]
+    if not items:
+        raise UserError("--items is empty")
+    from zoo import runs
+
+    run = runs.load_run(args.run_dir)
+    top, unknown = runs.recommend(run.model, run.vocab, items, k=args.k, exclude_history=args.exclude_history)
+    if args.json:
+        print(json.dumps({"items": [str(i) for i, _ in top], "scores": [s for _, s in top],
+                          "unknown": [str(i) for i in unknown]}))
+        return
+    if unknown:
+        print(f"skipped unknown items: {', '.join(map(str, unknown))}", file=sys.stderr)
+    for rank, (item, score) in enumerate(top, 1):
+        print(f"{rank:>3}  {item}  {score:.4f}")
