@@ -89,7 +89,8 @@ def download(url, path, sha256=None, progress=None):
             raise UserError(f"cannot download {url}: HTTP {e.code} {e.reason}") from None
         if _range_total(e.headers) != offset:  # else the .part file is already whole
             os.remove(part)
-            raise UserError(f"cannot resume {url}: the partial download does not fit; removed it, run again") from None
+            message = f"cannot resume {url}: the partial download does not fit; removed it, run again"
+            raise UserError(message) from None
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
         raise UserError(f"cannot download {url}: {reason} (run again to resume)") from None
