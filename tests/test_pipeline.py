@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,3 +78,14 @@ def test_make_dataset_reshuffles_every_epoch(events, user_parallel):
 def test_make_dataset_errors_show_at_once(events):
     with pytest.raises(DataError, match="need user ids"):
         make_dataset(events, Vocabulary.fit(events.ItemId), 3, shuffle_seed=1, user_parallel=True)
+
+
+def test_bench_pipeline_command(events, tmp_path, capsys):
+    from zoo.cli import main
+
+    path = tmp_path / "events.tsv"
+    events.drop(columns="UserId").to_csv(path, sep="\t", index=False)
+    assert main(["bench", "pipeline", "--data", str(path), "--batch-size", "4", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["events"] == len(events) and result["batch_size"] == 4
+    assert result["batch_events_per_s"] > 0 and result["tfdata_events_per_s"] > 0 and result["load_s"] >= 0

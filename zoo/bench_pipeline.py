@@ -64,7 +64,6 @@ def bench_pipeline(data=None, batch_size=32):
     dataset = session_parallel_dataset(batches)
     steps = int(dataset.reduce(0, lambda n, _: n + 1))
     tfdata_s, _ = _lap(clock)
-    assert steps == batches.n_steps
     return {
         "source": "synthetic" if path is None else str(path),
         "events": len(events),
