@@ -2,11 +2,13 @@
 import argparse
 import os
 import sys
+import tempfile
 
 from zoo.errors import UserError
 
 # Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
 COMMAND_MODULES = ("zoo.datasets.cli", "zoo.commands", "zoo.bench")
+NO_TENSORFLOW = ("datasets", "models")
 
 
 def build_parser():
@@ -22,10 +24,38 @@ def build_parser():
     return parser
 
 
+def import_tensorflow_quietly():
+    """Imports TensorFlow and finds its devices with its C++ start-up log lines hidden.
+
+    TensorFlow 2.21 prints them from C++ before any log level applies; they are shown only if the
+    import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_logical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in NO_TENSORFLOW:
+        import_tensorflow_quietly()
     try:
         result = args.func(args)
     except UserError as e:
