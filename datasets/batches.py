@@ -63,7 +63,7 @@ class SessionOrder:
 class ParallelBatches:
     """One epoch of parallel mini-batches: T steps of B slots.
 
-    Idle slot-steps (no session left for the slot) have items and targets 0 and every flag False.
+    Idle slot-steps (no session left for the slot) have items, targets and users 0, flags False.
 
     Attributes:
         items: int32 [T, B]: input item indices.
@@ -124,7 +124,7 @@ def order_sessions(events, item_vocab, user_vocab=None):
     starts = np.flatnonzero(_changes(codes[by_session]))
     lengths = np.diff(np.r_[starts, len(events)])
     play = np.argsort(time[by_session[starts]], kind="stable")  # codes rise along `starts`: ties by id
-    event_order = by_session[ranges(starts[play], lengths[play])]
+    event_order = by_session[_ranges(starts[play], lengths[play])]
     offsets = np.r_[0, np.cumsum(lengths[play])]
     first = event_order[offsets[:-1]]
     users = None
@@ -159,13 +159,13 @@ def _encode(vocab, ids, what):
     unknown = np.flatnonzero(codes < 0)
     if unknown.size:
         raise DataError(
-            f"{unknown.size} events have a {what} not in the vocabulary (first: {ids.iloc[unknown[0]]!r}); "
+            f"{unknown.size} events have {what} ids not in the vocabulary (first: {ids.iloc[unknown[0]]!r}); "
             f"drop them first"
         )
     return codes
 
 
-def ranges(starts, lengths):
+def _ranges(starts, lengths):
     """Concatenation of the ranges starts[k]:starts[k] + lengths[k], as one int64 array."""
     lengths = np.asarray(lengths, dtype=np.int64)
     shift = np.asarray(starts, dtype=np.int64) - (np.cumsum(lengths) - lengths)
@@ -173,7 +173,7 @@ def ranges(starts, lengths):
 
 
 def schedule(durations, n_slots):
-    """Assigns units in order to the slot that frees first (ties: lowest slot).
+    """Assigns units in order to the slot that frees first (ties: lowest slot), one heap step a unit.
 
     Unit k occupies its slot for durations[k] steps; units of duration 0 get no slot.
 
@@ -257,9 +257,8 @@ def _batches(order, perm, unit_offsets, batch_size, unit_users=None):
     unit_pairs = np.diff(cum[unit_offsets])
     slot, start = schedule(unit_pairs, batch_size)
     n_steps = int((start + unit_pairs).max()) if len(unit_pairs) else 0
-    inputs = ranges(order.offsets[perm], pairs)  # event index of each pair's input
-    first_of_unit = cum[unit_offsets[:-1]]
-    step = ranges(start, unit_pairs)
+    inputs = _ranges(order.offsets[perm], pairs)  # event index of each pair's input
+    step = _ranges(start, unit_pairs)
     cell = step * batch_size + np.repeat(slot, unit_pairs)
     shape = (n_steps, batch_size)
     fields = {
@@ -270,7 +269,8 @@ def _batches(order, perm, unit_offsets, batch_size, unit_users=None):
     }
     if unit_users is not None:
         fields["users"] = _scatter(shape, cell, np.repeat(unit_users, unit_pairs))
-        fields["user_start"] = _scatter(shape, cell[first_of_unit[unit_pairs > 0]], True)
+        first_of_unit = cum[unit_offsets[:-1]][unit_pairs > 0]
+        fields["user_start"] = _scatter(shape, cell[first_of_unit], True)
     return ParallelBatches(**fields)
 
 

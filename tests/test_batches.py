@@ -86,9 +86,9 @@ def test_order_sessions_ties_and_columns():
 
 def test_order_sessions_errors():
     events = frame([[1, 2], [3, 4]], users=["u", "v"])
-    with pytest.raises(DataError, match="1 events have a item not in the vocabulary"):
+    with pytest.raises(DataError, match="1 events have item ids not in the vocabulary"):
         order_sessions(events, Vocabulary.fit([1, 2, 3]))
-    with pytest.raises(DataError, match="user not in the vocabulary"):
+    with pytest.raises(DataError, match="user ids not in the vocabulary"):
         order_sessions(events, Vocabulary.fit([1, 2, 3, 4]), Vocabulary.fit(["u"]))
     with pytest.raises(DataError, match="lacks column"):
         order_sessions(events.drop(columns="Time"), Vocabulary.fit([1, 2, 3, 4]))
