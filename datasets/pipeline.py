@@ -65,7 +65,8 @@ def make_dataset(events, item_vocab, batch_size, shuffle_seed=None, user_paralle
         yield _arrays(batches)
 
     signature = _signature(batch_size, user_parallel)
-    return tf.data.Dataset.from_generator(epoch, output_signature=signature).unbatch().prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature)
+    return dataset.unbatch().prefetch(tf.data.AUTOTUNE)
 
 
 def _signature(batch_size, users):

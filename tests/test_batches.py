@@ -124,9 +124,8 @@ def make_order(sessions, users=None):
     lengths = [len(s) for s in sessions]
     items = np.array([i for s in sessions for i in s], dtype=np.int32)
     users = None if users is None else np.array(users, dtype=np.int32)
-    return SessionOrder(
-        items, np.r_[0, np.cumsum(lengths)].astype(np.int64), np.arange(len(sessions)), np.arange(len(sessions), dtype=float), users
-    )
+    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    return SessionOrder(items, offsets, np.arange(len(sessions)), np.arange(len(sessions), dtype=float), users)
 
 
 def cells(b):

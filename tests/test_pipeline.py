@@ -36,7 +36,8 @@ def stacked(dataset):
 def assert_same(dataset, batches):
     features, targets = stacked(dataset)
     np.testing.assert_array_equal(targets, batches.targets)
-    expected = {name: getattr(batches, field) for name, field in FIELDS.items() if getattr(batches, field) is not None}
+    expected = {name: getattr(batches, field) for name, field in FIELDS.items()}
+    expected = {name: array for name, array in expected.items() if array is not None}
     assert features.keys() == expected.keys()
     for name, array in expected.items():
         assert features[name].dtype == array.dtype
