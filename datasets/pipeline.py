@@ -9,7 +9,7 @@ import itertools
 
 import tensorflow as tf
 
-from .batches import order_sessions, session_parallel_batches, user_parallel_batches
+from .batches import max_steps, order_sessions, session_parallel_batches, user_parallel_batches
 
 _FEATURES = {"item": "items", "reset": "reset", "mask": "mask", "user": "users", "user_start": "user_start"}
 
@@ -42,8 +42,10 @@ def make_dataset(events, item_vocab, batch_size, shuffle_seed=None, user_paralle
         batch_size: number of slots B.
         shuffle_seed: None: sessions (users) play in time order, the same every epoch. An int: they
             are shuffled anew each epoch, epoch e (counting the iterations of the returned dataset
-            from 0) with the seed (shuffle_seed, e), so runs are reproducible; the number of steps
-            then varies from epoch to epoch.
+            from 0) with the seed (shuffle_seed, e), so runs are reproducible. As the layout of a
+            shuffle takes more or fewer steps, every epoch is padded with idle steps (mask False)
+            to `batches.max_steps`, the dataset's known cardinality: Keras' `fit` fixes the epoch
+            length at the first epoch's and would cut a longer epoch short.
         user_parallel: True for HRNN's user-parallel batches (needs `user_vocab`).
         user_vocab: Vocabulary of the users, for `user_parallel`.
 
@@ -58,22 +60,23 @@ def make_dataset(events, item_vocab, batch_size, shuffle_seed=None, user_paralle
     if shuffle_seed is None:
         return session_parallel_dataset(build(order, batch_size))
     first = [build(order, batch_size, shuffle_seed=(shuffle_seed, 0))]  # built now: errors show now
+    n_steps = max_steps(order, batch_size, by_user=user_parallel)
     later = itertools.count(1)
 
     def epoch():
         batches = first.pop() if first else build(order, batch_size, shuffle_seed=(shuffle_seed, next(later)))
-        yield _arrays(batches)
+        yield _arrays(batches.padded(n_steps))
 
-    signature = _signature(batch_size, user_parallel)
-    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature)
-    return dataset.unbatch().prefetch(tf.data.AUTOTUNE)
+    signature = _signature(n_steps, batch_size, user_parallel)
+    dataset = tf.data.Dataset.from_generator(epoch, output_signature=signature).unbatch()
+    return dataset.apply(tf.data.experimental.assert_cardinality(n_steps)).prefetch(tf.data.AUTOTUNE)
 
 
-def _signature(batch_size, users):
-    """The TensorSpecs of one epoch's `_arrays`: [T, B] with T unknown."""
+def _signature(n_steps, batch_size, users):
+    """The TensorSpecs of one epoch's `_arrays`: [n_steps, batch_size]."""
 
     def spec(dtype):
-        return tf.TensorSpec([None, batch_size], dtype)
+        return tf.TensorSpec([n_steps, batch_size], dtype)
 
     features = {"item": spec(tf.int32), "reset": spec(tf.bool), "mask": spec(tf.bool)}
     if users:

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
+from zoo.datasets.batches import max_steps, order_sessions, session_parallel_batches, user_parallel_batches
 from zoo.datasets.pipeline import make_dataset, session_parallel_dataset
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
@@ -69,11 +69,14 @@ def test_make_dataset_reshuffles_every_epoch(events, user_parallel):
     order = order_sessions(events, items, users)
     build = user_parallel_batches if user_parallel else session_parallel_batches
     dataset = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
-    assert dataset.element_spec[1].shape == (3,)
-    for epoch in range(2):
-        assert_same(dataset, build(order, 3, shuffle_seed=(5, epoch)))
+    n_steps = max_steps(order, 3, by_user=user_parallel)
+    assert dataset.element_spec[1].shape == (3,) and int(dataset.cardinality()) == n_steps
+    epochs = [build(order, 3, shuffle_seed=(5, epoch)) for epoch in range(2)]
+    assert not np.array_equal(epochs[0].items, epochs[1].items[: epochs[0].n_steps])
+    for batches in epochs:  # every epoch padded with idle steps to the same length
+        assert_same(dataset, batches.padded(n_steps))
     again = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
-    assert_same(again, build(order, 3, shuffle_seed=(5, 0)))
+    assert_same(again, epochs[0].padded(n_steps))
 
 
 def test_make_dataset_errors_show_at_once(events):
