@@ -126,7 +126,8 @@ def make_order(sessions, users=None):
     items = np.array([i for s in sessions for i in s], dtype=np.int32)
     users = None if users is None else np.array(users, dtype=np.int32)
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int64)
-    return SessionOrder(items, offsets, np.arange(len(sessions)), np.arange(len(sessions), dtype=float), users)
+    ids = np.arange(len(sessions))
+    return SessionOrder(items, offsets, ids, ids.astype(float), users)
 
 
 def cells(b):
