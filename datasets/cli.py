@@ -35,12 +35,12 @@ def _add_describe(commands):
 
 def _add_synth(commands):
     p = commands.add_parser("synth", help="write the built-in synthetic click log (see zoo.datasets.synth)")
-    p.add_argument("--out", required=True, help="output file: .tsv, .csv or .parquet")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--users", type=int, default=2500, help="number of users (default 2500)")
-    p.add_argument("--items", type=int, default=1500, help="number of items (default 1500)")
-    p.add_argument("--topics", type=int, default=30, help="number of item topics (default 30)")
-    p.add_argument("--days", type=float, default=30.0, help="days the log spans (default 30)")
+    p.add_argument("--out", required=True, metavar="PATH", help="output file: .tsv, .csv or .parquet")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--users", type=int, default=2500, metavar="N", help="number of users (default 2500)")
+    p.add_argument("--items", type=int, default=1500, metavar="N", help="number of items (default 1500)")
+    p.add_argument("--topics", type=int, default=30, metavar="N", help="number of item topics (default 30)")
+    p.add_argument("--days", type=float, default=30.0, metavar="DAYS", help="days the log spans (default 30)")
     p.set_defaults(func=_synth)
 
 
@@ -50,8 +50,12 @@ def _add_prep(commands):
     )
     _add_input(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--min-session-length", type=int, default=2, help="drop shorter sessions (default 2)")
-    p.add_argument("--min-item-support", type=int, default=5, help="drop items with fewer events (default 5)")
+    p.add_argument(
+        "--min-session-length", type=int, default=2, metavar="N", help="drop shorter sessions (default 2)"
+    )
+    p.add_argument(
+        "--min-item-support", type=int, default=5, metavar="N", help="drop rarer items (default 5)"
+    )
     p.add_argument(
         "--sessionize-gap",
         type=float,
@@ -61,15 +65,15 @@ def _add_prep(commands):
     )
     p.add_argument("--split", choices=SPLITS, default="time", help="how to make the test set (default time)")
     test = p.add_mutually_exclusive_group()
-    test.add_argument("--test-days", type=float, help="--split time: test days (default 1)")
-    test.add_argument("--test-seconds", type=float, help="--split time: the same in seconds")
+    test.add_argument("--test-days", type=float, metavar="DAYS", help="--split time: test days (default 1)")
+    test.add_argument("--test-seconds", type=float, metavar="SECONDS", help="--split time: test seconds")
     p.set_defaults(func=_prep)
 
 
 def _add_fetch(commands):
     p = commands.add_parser("fetch", help="download a public dataset (resumable, checksummed)")
     p.add_argument("name", choices=list(SOURCES), metavar="NAME", help=f"one of {', '.join(SOURCES)}")
-    p.add_argument("--dir", help="download folder (default data/NAME)")
+    p.add_argument("--dir", metavar="DIR", help="download folder (default data/NAME)")
     p.set_defaults(func=_fetch)
 
 
@@ -79,12 +83,13 @@ def _add_input(p):
         "--format",
         choices=(EVENTS, *SOURCES),
         default=EVENTS,
-        help="'events' (default: a table with a header) or the original file of a public dataset",
+        metavar="NAME",
+        help=f"'events' (default: a table with a header) or the original file of {', '.join(SOURCES)}",
     )
-    p.add_argument("--session-key", help="session id column (default SessionId)")
-    p.add_argument("--item-key", help="item id column (default ItemId)")
-    p.add_argument("--time-key", help="time column: Unix seconds or ISO 8601 (default Time)")
-    p.add_argument("--user-key", help="user id column (default UserId if present)")
+    p.add_argument("--session-key", metavar="COLUMN", help="session id column (default SessionId)")
+    p.add_argument("--item-key", metavar="COLUMN", help="item id column (default ItemId)")
+    p.add_argument("--time-key", metavar="COLUMN", help="time column: seconds or ISO 8601 (default Time)")
+    p.add_argument("--user-key", metavar="COLUMN", help="user id column (default UserId if present)")
     p.add_argument("--sep", help="field separator, e.g. ';' or '\\t' (default from the extension)")
 
 
