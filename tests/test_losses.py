@@ -54,8 +54,14 @@ def np_bpr_max(s, col_mask, bpreg=0.0):
 
 
 def np_top1(s, col_mask):
-    return np.array([np.mean([sigmoid(s[i, j] - s[i, i]) + sigmoid(s[i, j] ** 2) for j in negatives(i, col_mask)])
-                     for i in range(s.shape[0])])
+    """The reference's TOP1: the mean runs over every candidate, the target's own column included,
+    less the target's sigma(r_i^2) term: (sum_{j != i} [...] + sigma(0)) / (negatives + 1)."""
+    out = []
+    for i in range(s.shape[0]):
+        cands = negatives(i, col_mask) + [i]
+        terms = [sigmoid(s[i, j] - s[i, i]) + sigmoid(s[i, j] ** 2) for j in cands]
+        out.append(np.mean(terms) - sigmoid(s[i, i] ** 2) / len(cands))
+    return np.array(out)
 
 
 def np_top1_max(s, col_mask):

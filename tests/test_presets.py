@@ -158,10 +158,8 @@ def test_resolve_does_not_change_the_tables():
     assert DEFAULTS["layers"] == [100] and DEFAULTS["epochs"] == 10
 
 
-@pytest.mark.xfail(strict=True, reason="resolve() copies DEFAULTS/PRESETS shallowly: the returned `layers` "
-                                       "list is the table's own list, so mutating a config changes the preset")
 def test_mutating_a_resolved_config_leaves_the_tables_alone(monkeypatch):
-    # Work on copies of the tables so that the (expected) corruption does not leak into other tests.
+    # Work on copies of the tables so that a regression cannot leak into other tests.
     monkeypatch.setattr(presets, "PRESETS", copy.deepcopy(presets.PRESETS))
     monkeypatch.setattr(presets, "DEFAULTS", copy.deepcopy(presets.DEFAULTS))
     config = resolve("rsc15-xe-shared")

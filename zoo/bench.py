@@ -1,5 +1,5 @@
 """`zoo bench ...` subcommands: timings of parts of the system."""
-from zoo import bench_pipeline
+from zoo import bench_pipeline, bench_train
 
 
 def add_commands(subparsers):
@@ -7,3 +7,4 @@ def add_commands(subparsers):
     commands = p.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     commands.required = True
     bench_pipeline.add_commands(commands)
+    bench_train.add_commands(commands)

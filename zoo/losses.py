@@ -68,6 +68,10 @@ def bpr(scores, col_mask):
     """Bayesian personalized ranking, averaged over the negatives j of row i.
 
         L_i = mean_j  -log sigma(r_i - r_j)
+
+    Named deviation: the Theano reference SUMS over all C columns, the target's own column included
+    (a constant log 2); the mean over negatives used here has the same minimizer and a gradient
+    1/(C-1) times the reference's, so BPR learning rates do not carry over between the two.
     """
     neg_mask = _negative_mask(scores, col_mask)
     return _masked_mean(-tf.math.log(tf.sigmoid(_target_scores(scores) - scores) + EPSILON), neg_mask)
@@ -88,11 +92,16 @@ def bpr_max(scores, col_mask, bpreg=0.0):
 def top1(scores, col_mask):
     """TOP1 (Hidasi et al., 2016): a ranking term plus a term pushing negative scores to zero.
 
-        L_i = mean_j [ sigma(r_j - r_i) + sigma(r_j^2) ]
+    As the reference computes it, the mean runs over all N candidate columns, the target's included,
+    and the target's own regularization term is taken out again:
+
+        L_i = (1/N) sum_j [ sigma(r_j - r_i) + sigma(r_j^2) ]  -  sigma(r_i^2) / N
+            = ( sum_{j != i} [ sigma(r_j - r_i) + sigma(r_j^2) ] + 1/2 ) / N
     """
     neg_mask = _negative_mask(scores, col_mask)
     terms = tf.sigmoid(scores - _target_scores(scores)) + tf.sigmoid(tf.square(scores))
-    return _masked_mean(terms, neg_mask)
+    n = tf.reduce_sum(tf.cast(neg_mask, scores.dtype), axis=1) + 1.0
+    return (tf.reduce_sum(tf.where(neg_mask, terms, tf.zeros_like(terms)), axis=1) + 0.5) / n
 
 
 def top1_max(scores, col_mask):

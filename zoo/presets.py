@@ -19,6 +19,7 @@ with Optuna for MRR@20, shared = constrained embedding, 2048 popularity-sampled 
 `run_rsc15.py`); all presets train 10 epochs.
 """
 import ast
+import copy
 import difflib
 
 from zoo.errors import ConfigError
@@ -97,11 +98,11 @@ def parse_value(key, text):
 
 def resolve(preset=None, sets=(), **overrides):
     """Defaults, then the preset, then `KEY=VALUE` strings, then keyword overrides (None ignored)."""
-    config = dict(DEFAULTS)
+    config = copy.deepcopy(DEFAULTS)
     if preset:
         if preset not in PRESETS:
             raise _unknown("preset", preset, PRESETS)
-        config.update(PRESETS[preset])
+        config.update(copy.deepcopy(PRESETS[preset]))
     for item in sets:
         key, sep, text = item.partition("=")
         key = key.strip()
