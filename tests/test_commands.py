@@ -1,0 +1,116 @@
+"""`zoo train`, `zoo evaluate`, `zoo recommend`, `zoo models` end to end on a small synthetic log."""
+import json
+import os
+
+import pytest
+
+from zoo.cli import main
+
+SMALL = ["--set", "layers=16", "--set", "n_sample=32", "--set", "batch_size=16", "--epochs", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    assert main(["datasets", "synth", "--out", str(root / "log.tsv"), "--users", "300", "--items", "200"]) in (0, None)
+    assert main(["datasets", "prep", str(root / "log.tsv"), "--out", str(root / "prep"), "--test-days", "3"]) in (0, None)
+    return root / "prep"
+
+
+@pytest.fixture(scope="module")
+def run_dir(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    code = main(["train", "--model", "gru4rec", "--train", str(data / "train.tsv"), "--test", str(data / "test.tsv"),
+                 "--preset", "rsc15-xe-shared", *SMALL, "--out", str(out)])
+    assert code in (0, None)
+    return out
+
+
+def error_of(capsys, argv):
+    """Runs the CLI, checks it failed as a user error (exit 2, one line), returns the line."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zoo: error: ") and "\n" not in err and "Traceback" not in err, err
+    return err
+
+
+def test_train_writes_a_complete_run_directory(run_dir):
+    assert sorted(os.listdir(run_dir)) == ["config.json", "metrics.json", "model.keras", "train_log.json", "vocab.json"]
+    info = json.loads((run_dir / "config.json").read_text())
+    assert info["model"] == "gru4rec" and info["config"]["layers"] == [16] and info["config"]["epochs"] == 2
+    assert info["config"]["logq"] == 1.0  # from the preset, not overridden
+    log = json.loads((run_dir / "train_log.json").read_text())
+    assert [row["epoch"] for row in log] == [1, 2] and all(row["events_per_s"] > 0 for row in log)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 < metrics["recall@20"] <= 1 and metrics["mrr@20"] <= metrics["recall@20"]
+
+
+def test_evaluate_json_reproduces_the_metrics_of_training(run_dir, data, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--test", str(data / "test.tsv"), "--json"]) in (0, None)
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("recall@20", "mrr@20", "recall@5", "events"):
+        assert printed[key] == pytest.approx(saved[key], abs=1e-9)
+
+
+def test_evaluate_tie_modes_order(run_dir, data, capsys):
+    results = {}
+    for ties in ("standard", "median", "conservative"):
+        capsys.readouterr()
+        main(["evaluate", str(run_dir), "--test", str(data / "test.tsv"), "--json", "--ties", ties, "--cutoffs", "20"])
+        results[ties] = json.loads(capsys.readouterr().out)["mrr@20"]
+    assert results["standard"] >= results["median"] >= results["conservative"]
+
+
+def test_recommend_prints_k_known_items(run_dir, data, capsys):
+    first = (data / "train.tsv").read_text().splitlines()[1].split("\t")[1]
+    capsys.readouterr()
+    assert main(["recommend", str(run_dir), "--items", f"{first},no-such-item", "-k", "4", "--json"]) in (0, None)
+    answer = json.loads(capsys.readouterr().out)
+    vocab = json.loads((run_dir / "vocab.json").read_text())
+    assert len(answer["items"]) == 4 and answer["unknown"] == ["no-such-item"]
+    assert answer["scores"] == sorted(answer["scores"], reverse=True)
+    assert set(answer["items"]) <= {str(i) for i in vocab["ids"]}
+
+
+def test_models_lists_gru4rec(capsys):
+    assert main(["models"]) in (0, None)
+    assert "gru4rec" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--model", "nope", "--train", "x", "--out", "y"], "unknown model"),
+    (["train", "--preset", "rsc15-xe-sharred", "--train", "x", "--out", "y"], "did you mean 'rsc15-xe-shared'"),
+    (["train", "--set", "layerz=3", "--train", "x", "--out", "y"], "unknown option 'layerz'"),
+    (["train", "--set", "learning_rate=fast", "--train", "x", "--out", "y"], "learning_rate"),
+    (["train", "--set", "momentum=1.5", "--train", "x", "--out", "y"], "momentum must be"),
+    (["train", "--train", "/no/such/file.tsv", "--out", "y"], "/no/such/file.tsv"),
+    (["evaluate", "/no/such/run", "--test", "/no/such/file.tsv"], "/no/such/file.tsv"),
+    (["recommend", "/no/such/run", "--items", "1"], "no such run directory"),
+    (["recommend", "/no/such/run", "--items", "1", "-k", "0"], "-k must be"),
+])
+def test_user_mistakes_are_one_line_errors(capsys, argv, words):
+    assert words in error_of(capsys, argv)
+
+
+def test_existing_run_directory_is_not_overwritten(run_dir, data, capsys):
+    before = (run_dir / "model.keras").stat().st_mtime
+    err = error_of(capsys, ["train", "--train", str(data / "train.tsv"), "--out", str(run_dir), *SMALL])
+    assert "exists" in err and (run_dir / "model.keras").stat().st_mtime == before
+
+
+def test_damaged_run_directories_are_reported(run_dir, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "model.keras").write_bytes(b"not a zip")
+    assert "cannot be loaded" in error_of(capsys, ["recommend", str(broken), "--items", "1"])
+    (broken / "vocab.json").unlink()
+    assert "vocab.json is missing" in error_of(capsys, ["recommend", str(broken), "--items", "1"])
+
+
+def test_unknown_items_only_is_a_clear_error(run_dir, capsys):
+    assert "none of the given items" in error_of(capsys, ["recommend", str(run_dir), "--items", "zz1,zz2"])
