@@ -33,12 +33,14 @@ class Report:
 
     def __init__(self, rows=()):
         self.rows = list(rows)
+        self._last = (None, None)  # the last `after` frame and its counts, reused as the next `before`
 
     def add(self, step, before, after):
         """Appends the row of a step that turned frame `before` (None: just count) into `after`."""
         left = counts(after)
         row = {"step": step, **left}
-        removed = counts(before) if before is not None else {}
+        removed = {} if before is None else self._last[1] if before is self._last[0] else counts(before)
+        self._last = (after, left)
         for key, value in left.items():
             previous = removed.get(key)
             row[f"{key}_removed"] = None if previous is None or value is None else previous - value

@@ -112,7 +112,7 @@ def _items(rng, n_items, n_topics, zipf):
 
 def _sessions(rng, n_users, n_topics, topics_per_user, sessions_per_user):
     """The user and the topic of every session."""
-    liked = np.argsort(rng.random((n_users, n_topics)), axis=1)[:, :topics_per_user]
+    liked = np.argpartition(rng.random((n_users, n_topics)), topics_per_user - 1, axis=1)[:, :topics_per_user]
     taste = np.cumsum(rng.dirichlet(np.ones(topics_per_user), size=n_users), axis=1)
     users = np.repeat(np.arange(n_users), 1 + rng.poisson(sessions_per_user - 1, size=n_users))
     pick = np.minimum((rng.random(len(users))[:, None] > taste[users]).sum(axis=1), topics_per_user - 1)
