@@ -3,7 +3,7 @@ import json
 import os
 import sys
 
-from zoo.errors import ConfigError, DataError
+from zoo.errors import ConfigError, DataError, UserError
 from zoo.files import write_json
 
 from . import splits
@@ -111,7 +111,7 @@ def _synth(args):
 def _fetch(args):
     from .fetch import fetch
 
-    print(fetch(args.name, args.dir or os.path.join("data", args.name)))
+    print(fetch(args.name, args.dir or os.path.join("data", args.name), progress=sys.stderr))
 
 
 def _prep(args):
@@ -128,8 +128,8 @@ def _prep(args):
             f"{args.path}: no events left after filtering; lower --min-session-length or --min-item-support"
         )
     train, test = _split(events, args, report)
-    print(report.format())
     _write(args, train, test, report)
+    print(report.format())
 
 
 def _check_prep_options(args):
@@ -174,7 +174,10 @@ def _split(events, args, report):
     train, test, steps = splits.align_test(train, test, shortest)
     report.extend(steps)
     if train.empty or test.empty:
-        raise DataError(f"{args.path}: the {'train' if train.empty else 'test'} set is empty after the split")
+        raise DataError(
+            f"{args.path}: the {'train' if train.empty else 'test'} set is empty after the {args.split} "
+            "split and the removal of test items not in train; change the split or the filters"
+        )
     return train, test
 
 
@@ -186,7 +189,10 @@ def _write(args, train, test, report):
     summary = {name: describe(frame) for name, frame in parts.items()}
     options = {key: value for key, value in vars(args).items() if key != "func"}
     report_json = {"options": options, "steps": report.rows, **summary}
-    write_json(os.path.join(args.out, "prep_report.json"), report_json)
+    try:
+        write_json(os.path.join(args.out, "prep_report.json"), report_json)
+    except OSError as e:
+        raise UserError(f"{args.out}: cannot write prep_report.json: {e.strerror or e}") from None
     _note(f"wrote {', '.join(f'{name}.tsv' for name in parts)} and prep_report.json to {args.out}")
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 import urllib.error
@@ -26,13 +25,13 @@ from .readers import SOURCES
 CHUNK = 1 << 16
 
 
-def fetch(name, directory, progress=sys.stderr):
+def fetch(name, directory, progress=None):
     """Downloads dataset `name` into `directory` (unless already there) and extracts its event file.
 
     Args:
         name: a key of `readers.SOURCES`.
         directory: where the download and the event file go (created if needed).
-        progress: a text stream for progress lines, or None for silence.
+        progress: a text stream (e.g. `sys.stderr`) for progress lines, or None for silence.
 
     Returns:
         The path of the event file, to read with `SOURCES[name].reader`.

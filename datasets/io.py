@@ -60,17 +60,21 @@ def save_events(df, path):
     Text files get a header and no index; compression follows the extension (`.tsv.gz`).
 
     Raises:
-        DataError: the extension is not one of .csv, .tsv, .txt, .dat, .parquet.
+        DataError: the extension is not one of .csv, .tsv, .txt, .dat, .parquet, or the file cannot
+            be written.
     """
     path = os.fspath(path)
     fmt = _format(path)
     if fmt not in SEPARATORS and fmt != ".parquet":
         raise DataError(f"{path}: cannot tell the format from the extension; use .tsv, .csv or .parquet")
-    with atomic_path(path) as tmp:
-        if fmt == ".parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, sep=SEPARATORS[fmt], index=False)
+    try:
+        with atomic_path(path) as tmp:
+            if fmt == ".parquet":
+                df.to_parquet(tmp, index=False)
+            else:
+                df.to_csv(tmp, sep=SEPARATORS[fmt], index=False)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write the file: {e.strerror or _one_line(e)}") from None
 
 
 def read_table(path, header=True, **read_csv_args):

@@ -125,11 +125,11 @@ def test_fetch_extracts_the_event_file_and_records_the_checksum(server, tmp_path
     server.files[f"/{archive}"] = pack("ml/u.data", ratings)
     source = Source(read_movielens, "u.data", url=f"{server.url}/{archive}", member="ml/u.data")
     monkeypatch.setitem(fetch_module.SOURCES, "test-ml", source)
-    path = fetch("test-ml", str(tmp_path), progress=None)
+    path = fetch("test-ml", str(tmp_path))
     assert open(path, "rb").read() == ratings
     digest = hashlib.sha256(server.files[f"/{archive}"]).hexdigest()
     assert (tmp_path / f"{archive}.sha256").read_text() == f"{digest}  {archive}\n"
-    assert fetch("test-ml", str(tmp_path), progress=None) == path
+    assert fetch("test-ml", str(tmp_path)) == path
     assert len(server.ranges) == 1
 
 
