@@ -47,6 +47,13 @@ def test_describe_text_with_column_flags(tmp_path, capsys):
     assert "2024-01-01T00:00:00.000+00:00 to 2024-01-02T00:00:00.000+00:00 (1.00 days)" in out
 
 
+def test_describe_an_original_dataset_file(tmp_path, capsys):
+    path = write(tmp_path, "yoochoose-clicks.dat", "1,2014-04-07T10:51:09.277Z,5,0\n1,2014-04-07T10:52:09.277Z,6,0\n")
+    code, out, _ = run(capsys, "describe", path, "--format", "rsc15", "--json")
+    assert code == 0
+    assert json.loads(out)["time"]["start"] == "2014-04-07T10:51:09.277+00:00"
+
+
 def test_synth_is_deterministic(tmp_path, capsys):
     assert run(capsys, "synth", "--out", tmp_path / "a.tsv", "--users", 100, "--items", 200)[0] == 0
     assert run(capsys, "synth", "--out", tmp_path / "b.tsv", "--users", 100, "--items", 200)[0] == 0
@@ -107,6 +114,7 @@ ERRORS = [
     (["describe", "{log}", "--format", "rsc15", "--sep", ","], "--format rsc15 has fixed columns"),
     (["synth", "--out", "{dir}/s.xlsx", "--users", "10"], "cannot tell the format"),
     (["synth", "--out", "{dir}/s.tsv", "--items", "2"], "n_items >= n_topics"),
+    (["synth", "--out", "{log}/s.tsv", "--users", "10"], "cannot write the file"),
 ]
 
 
