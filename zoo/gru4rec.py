@@ -18,12 +18,12 @@ import tensorflow as tf
 from zoo.base import RecurrentCore, SessionRecommender, glorot_uniform
 
 
-def _gate_blocks_initializer(fan_in, units):
-    """Three [fan_in, units] blocks side by side, each uniform +-sqrt(6 / (fan_in + units))."""
+def gate_blocks_initializer(fan_in, units, blocks=3):
+    """`blocks` [fan_in, units] gate blocks side by side, each uniform +-sqrt(6 / (fan_in + units))."""
     block = glorot_uniform((fan_in, units))
 
     def initialize(shape, dtype=None):
-        return tf.concat([block((fan_in, units), dtype=dtype) for _ in range(3)], axis=1)
+        return tf.concat([block((fan_in, units), dtype=dtype) for _ in range(blocks)], axis=1)
 
     return initialize
 
@@ -43,9 +43,9 @@ class GRUCore(RecurrentCore):
         units = self.units
         if input_dim is not None:
             self.input_kernel = self.add_weight(
-                shape=(input_dim, 3 * units), initializer=_gate_blocks_initializer(input_dim, units), name="input_kernel")
+                shape=(input_dim, 3 * units), initializer=gate_blocks_initializer(input_dim, units), name="input_kernel")
         self.recurrent_kernel = self.add_weight(
-            shape=(units, 3 * units), initializer=_gate_blocks_initializer(units, units), name="recurrent_kernel")
+            shape=(units, 3 * units), initializer=gate_blocks_initializer(units, units), name="recurrent_kernel")
         self.bias = self.add_weight(shape=(3 * units,), initializer="zeros", name="bias")
         self.built = True
 

@@ -5,7 +5,9 @@ from zoo.errors import ConfigError
 
 # name -> (module, class, one-line description)
 MODELS = {
+    "simple_rnn": ("zoo.simple_rnn", "SimpleRNN", "Elman RNN: h = tanh(x W + h U + b)"),
     "gru4rec": ("zoo.gru4rec", "GRU4Rec", "GRU4Rec (Hidasi et al. 2016/2018): the reference GRU, session-parallel"),
+    "lstm": ("zoo.lstm", "LSTM", "LSTM with (h, c) carried and reset per session"),
 }
 
 
