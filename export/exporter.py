@@ -1,0 +1,98 @@
+"""`export_run`: a run directory -> a deployment directory.
+
+    DIR/saved_model/<version>/   SavedModel for TF Serving (the layout it watches), see `saved_model`
+    DIR/model.tflite             TFLite float32, see `tflite`
+    DIR/model_fp16.tflite        float16 weights
+    DIR/model_int8.tflite        dynamic-range int8 weights
+    DIR/vocab.json               the item vocabulary (index <-> id)
+    DIR/item_vectors.npy         [n_items, H] float32 output item vectors, in vocabulary order
+    DIR/item_bias.npy            [n_items] float32 item bias: score = h . vector + bias
+    DIR/export.json              what was exported: model, sizes, max_k, signatures
+
+Each file is written in a temporary place and moved into position complete. Existing SavedModel
+versions and TFLite files are replaced only with `overwrite`; other versions under `saved_model/` are
+left as they are, so a new version can be added beside a served one. The other files describe the
+last export.
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from zoo.errors import UserError
+from zoo.files import atomic_path, write_json
+
+FORMATS = ("saved_model", "tflite")
+FORMAT_TAG = "zoo.export/1"
+
+
+def _pieces(out_dir, formats, version):
+    """The paths of the format pieces `export_run` would write."""
+    from .tflite import VARIANTS
+
+    paths = [os.path.join("saved_model", str(version))] if "saved_model" in formats else []
+    paths += list(VARIANTS) if "tflite" in formats else []
+    return [os.path.join(out_dir, p) for p in paths]
+
+
+def _check_options(item_ids, version, max_k, default_k):
+    if version < 1:
+        raise UserError(f"--version must be a positive integer, got {version}")
+    if max_k < 1 or not 1 <= default_k <= max_k:
+        raise UserError(f"need 1 <= default k <= max k, got default {default_k} and max {max_k}")
+    if "" in item_ids:
+        raise UserError("the vocabulary holds the empty id, which the export uses as padding")
+
+
+def _save_npy(path, array):
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10, overwrite=False):
+    """Writes the deployment directory `out_dir` for a loaded run (`zoo.runs.load_run`).
+
+    Args:
+        run: a `zoo.runs.Run`.
+        out_dir: the directory to write (created if missing).
+        formats: any of "saved_model", "tflite".
+        version: the SavedModel version directory under `saved_model/`.
+        max_k: the largest k a request may ask for (capped at the catalogue size); TFLite returns max_k.
+        default_k: the k of a SavedModel request that gives none.
+        overwrite: replace pieces that exist.
+
+    Returns:
+        The contents of `export.json` (a dict).
+
+    Raises:
+        UserError: bad options, or a piece exists and `overwrite` is false.
+    """
+    from . import saved_model, tflite
+
+    item_ids = [str(i) for i in run.vocab.decode(np.arange(len(run.vocab)))]
+    _check_options(item_ids, version, max_k, default_k)
+    existing = [p for p in _pieces(out_dir, formats, version) if os.path.exists(p)]
+    if existing and not overwrite:
+        raise UserError(f"{existing[0]} exists; pass --overwrite or choose another --version / --out")
+    os.makedirs(out_dir, exist_ok=True)
+    model = run.model
+    module = saved_model.serving_module(model, item_ids, max_k, default_k)
+    if "saved_model" in formats:
+        with atomic_path(os.path.join(out_dir, "saved_model", str(version))) as tmp:
+            saved_model.save(module, tmp)
+    if "tflite" in formats:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp:
+            tflite.write_tflite(model, item_ids, tmp, max_k)
+            for name in tflite.VARIANTS:
+                os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
+    run.vocab.save(os.path.join(out_dir, "vocab.json"))
+    _save_npy(os.path.join(out_dir, "item_vectors.npy"), model.item_vectors.numpy())
+    _save_npy(os.path.join(out_dir, "item_bias.npy"), model.item_bias.numpy())
+    info = {
+        "format": FORMAT_TAG, "model": run.info.get("model"), "n_items": model.n_items,
+        "hidden_size": model.layer_sizes[-1], "state_sizes": list(module.state_sizes), "state_size": module.state_size,
+        "max_k": module.max_k, "default_k": module.default_k, "formats": list(formats),
+        "saved_model_version": version if "saved_model" in formats else None,
+    }
+    write_json(os.path.join(out_dir, "export.json"), info)
+    return info

@@ -1,0 +1,67 @@
+"""SavedModel for TF Serving: signatures `serving_default`, `step` and `encode`, any batch size.
+
+    serving_default  item_ids [B, T] string (pad ""), k [] int32 (default set at export),
+                     exclude_history [] bool (default false)  ->  item_ids [B, k] string, scores [B, k]
+    step             item_id [B] string, state [B, S] float32 (zeros: new session), k [] int32
+                     ->  state [B, S], item_ids [B, k], scores [B, k]
+    encode           item_ids [B, T] string  ->  session_vector [B, H], query_vector [B, H + 1],
+                     state [B, S]
+
+Unknown ids are skipped (in `step`: the state is returned unchanged). Requests a user can get wrong
+fail inside the graph with INVALID_ARGUMENT: k outside 1..max_k, a history with no known item, a
+state whose batch differs from the items'.
+"""
+import tensorflow as tf
+
+from .signatures import Signatures
+
+HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
+K = tf.TensorSpec([], tf.int32, name="k")
+
+
+def _require(condition, message):
+    tf.debugging.Assert(condition, [message])
+
+
+def serving_module(model, item_ids, max_k=100, default_k=10):
+    """The `Signatures` module with the TF Serving functions attached as `serving_default`, `step`, `encode`."""
+    sig = Signatures(model, item_ids, max_k)
+    default_k = min(default_k, sig.max_k)
+    state_spec = tf.TensorSpec([None, sig.state_size], tf.float32, name="state")
+
+    def check_k(k):
+        _require(tf.logical_and(k >= 1, k <= sig.max_k), f"k must be between 1 and {sig.max_k}")
+
+    def known_history(item_ids):
+        history = sig.lookup(item_ids)
+        _require(tf.reduce_all(tf.reduce_any(history >= 0, axis=1)),
+                 "every history needs at least one known item id (a row is empty, padding or unknown ids only)")
+        return history
+
+    @tf.function(input_signature=[HISTORY, K, tf.TensorSpec([], tf.bool, name="exclude_history")])
+    def serving_default(item_ids, k=tf.constant(default_k), exclude_history=tf.constant(False)):
+        check_k(k)
+        with sig.weights():
+            return sig.recommend(known_history(item_ids), k, exclude_history)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id"), state_spec, K])
+    def step(item_id, state, k=tf.constant(default_k)):
+        check_k(k)
+        _require(tf.equal(tf.shape(state)[0], tf.shape(item_id)[0]), "state and item_id must have the same batch size")
+        with sig.weights():
+            return sig.step(sig.lookup(item_id), state, k)
+
+    @tf.function(input_signature=[HISTORY])
+    def encode(item_ids):
+        with sig.weights():
+            return sig.query(known_history(item_ids))
+
+    sig.serving_default, sig.step_fn, sig.encode_fn = serving_default, step, encode
+    sig.default_k = default_k
+    return sig
+
+
+def save(module, path):
+    """Writes the module as a SavedModel at `path` (tag "serve") with its three signatures."""
+    signatures = {"serving_default": module.serving_default, "step": module.step_fn, "encode": module.encode_fn}
+    tf.saved_model.save(module, path, signatures=signatures)
