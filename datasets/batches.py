@@ -15,7 +15,8 @@ that slot stays idle (`mask` False) and the other slots play their sessions to t
 User-parallel batches (HRNN, Quadrana et al., RecSys 2017) are the same with a user as the unit:
 a slot plays all sessions of one user in time order, then takes the next user. Pairs never cross a
 session boundary; `reset` marks the first pair of each session and `user_start` the first pair of
-the user's first session.
+the user's first session. Session-parallel batches can also carry the user of every slot-step (for
+the user-gated GRU).
 
 Sessions of fewer than 2 events have no pair and contribute nothing (callers usually filter them).
 Both layouts come from one scheduler (`schedule`); the arrays are filled without per-event loops.
@@ -70,7 +71,7 @@ class ParallelBatches:
         targets: int32 [T, B]: the next item of the same session.
         reset: bool [T, B]: the pair is the first of a session (reset the session-level state).
         mask: bool [T, B]: the slot-step holds a pair.
-        users: int32 [T, B]: user indices (user-parallel only, else None).
+        users: int32 [T, B]: user indices (user-parallel, or session-parallel `with_users`; else None).
         user_start: bool [T, B]: the pair is the first of a user (user-parallel only, else None).
     """
 
@@ -227,7 +228,7 @@ def max_steps(order, batch_size, by_user=False):
     return (int(pairs.sum()) + (batch_size - 1) * largest) // batch_size
 
 
-def session_parallel_batches(order, batch_size, shuffle_seed=None):
+def session_parallel_batches(order, batch_size, shuffle_seed=None, with_users=False):
     """GRU4Rec's session-parallel mini-batches, played to the end (see the module docstring).
 
     Args:
@@ -235,14 +236,22 @@ def session_parallel_batches(order, batch_size, shuffle_seed=None):
         batch_size: number of slots B.
         shuffle_seed: None to play sessions in `order`; else a seed (int or tuple of ints) for
             NumPy's `default_rng` to shuffle the sessions.
+        with_users: also give the user of every slot-step (`users`; `order` must have users), the
+            user-gated GRU's input. There is never a `user_start`.
 
     Returns:
-        ParallelBatches without users.
+        ParallelBatches.
+
+    Raises:
+        DataError: `with_users` and `order` has no users.
     """
+    if with_users and order.users is None:
+        raise DataError("session-parallel batches with users need user ids: a UserId column and a user vocabulary")
     perm = np.arange(order.n_sessions)
     if shuffle_seed is not None:
         perm = np.random.default_rng(shuffle_seed).permutation(perm)
-    return _batches(order, perm, np.arange(order.n_sessions + 1), batch_size)
+    users = order.users[perm].astype(np.int32) if with_users else None
+    return _batches(order, perm, np.arange(order.n_sessions + 1), batch_size, users, user_start=False)
 
 
 def user_parallel_batches(order, batch_size, shuffle_seed=None):
@@ -275,8 +284,11 @@ def user_parallel_batches(order, batch_size, shuffle_seed=None):
     return _batches(order, perm, unit_offsets, batch_size, user.astype(np.int32))
 
 
-def _batches(order, perm, unit_offsets, batch_size, unit_users=None):
-    """Lays out the sessions `perm` (grouped into units by `unit_offsets`) on `batch_size` slots."""
+def _batches(order, perm, unit_offsets, batch_size, unit_users=None, user_start=True):
+    """Lays out the sessions `perm` (grouped into units by `unit_offsets`) on `batch_size` slots.
+
+    `unit_users` [U] gives the `users` field; `user_start` whether to mark each unit's first pair.
+    """
     if batch_size < 1:
         raise ConfigError(f"batch size must be at least 1, got {batch_size}")
     lengths = np.diff(order.offsets)[perm]
@@ -297,6 +309,7 @@ def _batches(order, perm, unit_offsets, batch_size, unit_users=None):
     }
     if unit_users is not None:
         fields["users"] = _scatter(shape, cell, np.repeat(unit_users, unit_pairs))
+    if unit_users is not None and user_start:
         first_of_unit = cum[unit_offsets[:-1]][unit_pairs > 0]
         fields["user_start"] = _scatter(shape, cell[first_of_unit], True)
     return ParallelBatches(**fields)

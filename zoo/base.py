@@ -23,6 +23,14 @@ targets are scored against the mini-batch's other targets plus shared sampled ne
 pipeline), and the loss of `zoo.losses` is summed over the active slots and divided by the batch size.
 A final activation (linear, tanh, elu-<alpha>, softmax) is applied to the training scores before the
 loss; ranking and `call` use the raw scores, as the reference's evaluation does.
+
+Personalized models (HRNN, the user-gated GRU) set `personalized = True` (they take `n_users`) and
+plug into three optional hooks, all no-ops here: `core_input` (the input product of a core, where a
+user term can be added), `start_sessions` (what happens to the states where a session or a user
+starts; here: zero them) and extra states after the cores' (HRNN's user state). Every entry point
+takes the optional user inputs: `step(..., users=)`, `encode(..., users=, session_starts=)`, `call`
+with a dict, and `train_step` reads the `user` and `user_start` features when the pipeline gives them.
+`user_parallel = True` asks for HRNN's user-parallel mini-batches instead of session-parallel ones.
 """
 import keras
 import tensorflow as tf
@@ -89,7 +97,14 @@ class SessionRecommender(keras.Model):
         logq: weight of the logQ correction of cross-entropy.
         batch_size: number of session slots trained in parallel.
         seed: seed of the initializers and dropout.
+
+    Class attributes: `personalized` (takes `n_users` and user inputs), `user_parallel` (trains on
+    user-parallel mini-batches), `extra_options` (its options beyond these, for `zoo.presets`).
     """
+
+    personalized = False
+    user_parallel = False
+    extra_options = ()
 
     def __init__(self, n_items, layers=(100,), embedding=0, constrained_embedding=True,
                  dropout_p_embed=0.0, dropout_p_hidden=0.0, final_activation="linear",
@@ -190,22 +205,37 @@ class SessionRecommender(keras.Model):
             x = tf.gather(self.input_table, items)
         return self.embed_dropout(x, training=training)
 
-    def step(self, items, states, training=False):
-        """One step for a batch of slots: item indices [B] and states -> (output h [B, H_L], states)."""
+    def step(self, items, states, training=False, users=None):
+        """One step for a batch of slots: item indices [B] and states -> (output h [B, H_L], states).
+
+        `users` [B] (user indices) is used by personalized models only. States after the cores'
+        (a model's own, e.g. HRNN's user state) are carried unchanged.
+        """
         x, new_states, position = self._item_input(items, training), [], 0
         for i, core in enumerate(self.cores):
             n = len(core.state_sizes)
-            x_proj = x if (i == 0 and self.one_hot_input) else core.project(x)
-            core_states = core.step(x_proj, states[position:position + n])
+            core_states = core.step(self.core_input(i, x, states, users, training), states[position:position + n])
             x = self.hidden_dropout(core_states[0], training=training)
             new_states += [x] + list(core_states[1:])
             position += n
-        return x, new_states
+        return x, new_states + list(states[position:])
+
+    def core_input(self, index, x, states, users=None, training=False):
+        """The input product of core `index` for its input x (a hook: personalized models add a user term)."""
+        return x if (index == 0 and self.one_hot_input) else self.cores[index].project(x)
 
     @staticmethod
     def reset_states(states, reset):
         """Zeroes the state rows of slots where a new session starts."""
         return [tf.where(reset[:, tf.newaxis], tf.zeros_like(s), s) for s in states]
+
+    def start_sessions(self, states, reset, user_start=None, training=False):
+        """The states where sessions start (`reset` [B]) or users start (`user_start` [B] or None).
+
+        Here both zero the slot's states (`reset_states`); HRNN overrides it to update its user state
+        and initialize the session from it.
+        """
+        return self.reset_states(states, reset if user_start is None else reset | user_start)
 
     def score_all(self, hidden):
         """Raw scores of every item: [B, H] -> [B, n_items]."""
@@ -217,29 +247,54 @@ class SessionRecommender(keras.Model):
         return tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias, candidates)
 
     # --- sequences ------------------------------------------------------------------------------
-    def encode(self, items, states=None):
+    def encode(self, items, states=None, users=None, session_starts=None):
         """Runs sessions [B, T] (padded with -1 at the end) from `states` (zero by default).
 
-        Returns the session vector h [B, H_L] after each row's last item, and the states.
+        Args:
+            items: int [B, T] item indices, -1 after each row's end.
+            states: the states to continue from; None: every row starts as a new user (zeros).
+            users: int [B] the user of each row (personalized models; None: unknown users).
+            session_starts: bool [B, T] True where a new session of the row's user begins, to play
+                a user's earlier sessions before the current one (HRNN then updates its user state
+                and starts the session from it; other models zero their state). A flag is honoured
+                only once the row has played an item or continues from given `states`.
+
+        Returns:
+            The session vector h [B, H_L] after each row's last item, and the states.
         """
         items = tf.cast(items, tf.int32)
+        batch = tf.shape(items)[0]
+        started = tf.fill([batch], states is not None)
         if states is None:
-            states = self.initial_states(tf.shape(items)[0])
-        hidden = tf.zeros((tf.shape(items)[0], self.layer_sizes[-1]))
+            states = self.initial_states(batch)
+        if session_starts is None:
+            session_starts = tf.zeros_like(items, tf.bool)
+        hidden = tf.zeros((batch, self.layer_sizes[-1]))
 
-        def advance(carry, items_t):
-            hidden, states = carry[0], list(carry[1:])
-            new_hidden, new_states = self.step(tf.maximum(items_t, 0), states)
-            valid = (items_t >= 0)[:, tf.newaxis]
-            return (tf.where(valid, new_hidden, hidden),
-                    *[tf.where(valid, n, s) for n, s in zip(new_states, states)])
+        def advance(carry, inputs_t):
+            (items_t, starts_t), (hidden, started), states = inputs_t, carry[:2], list(carry[2:])
+            valid = items_t >= 0
+            opened = self.start_sessions(states, starts_t & started & valid)
+            new_hidden, new_states = self.step(tf.maximum(items_t, 0), opened, users=users)
+            keep = valid[:, tf.newaxis]
+            return (tf.where(keep, new_hidden, hidden), started | valid,
+                    *[tf.where(keep, n, s) for n, s in zip(new_states, states)])
 
-        result = tf.foldl(advance, tf.transpose(items), initializer=(hidden, *states))
-        return result[0], list(result[1:])
+        elems = (tf.transpose(items), tf.transpose(tf.cast(session_starts, tf.bool)))
+        result = tf.foldl(advance, elems, initializer=(hidden, started, *states))
+        return result[0], list(result[2:])
 
-    def call(self, items, training=False):
-        """Scores [B, n_items] of the next item after each session in `items` [B, T] (pad: -1)."""
-        hidden, _ = self.encode(items)
+    def call(self, inputs, training=False):
+        """Scores [B, n_items] of the next item after each session.
+
+        `inputs` is the items [B, T] (pad: -1), or a dict with `items` and optionally `users` [B] and
+        `session_starts` [B, T] (see `encode`).
+        """
+        if isinstance(inputs, dict):
+            hidden, _ = self.encode(inputs["items"], users=inputs.get("users"),
+                                    session_starts=inputs.get("session_starts"))
+        else:
+            hidden, _ = self.encode(inputs)
         return self.score_all(hidden)
 
     # --- training -------------------------------------------------------------------------------
@@ -253,9 +308,10 @@ class SessionRecommender(keras.Model):
         negatives = inputs.get("negatives")
         candidates = targets if negatives is None else tf.concat([targets, negatives], axis=0)
         col_mask = mask if negatives is None else tf.concat([mask, tf.ones_like(negatives, tf.bool)], axis=0)
-        states = self.reset_states([s.value for s in self.slot_states], reset)
-        with tf.GradientTape() as tape:
-            hidden, new_states = self.step(items, states, training=True)
+        with tf.GradientTape() as tape:  # HRNN's session start is part of the step's graph
+            states = self.start_sessions([s.value for s in self.slot_states], reset, inputs.get("user_start"),
+                                         training=True)
+            hidden, new_states = self.step(items, states, training=True, users=inputs.get("user"))
             scores = self._activation(self.score_candidates(hidden, candidates))
             per_row = self._per_row_loss(scores, col_mask, inputs.get("col_log_q"))
             loss = losses.reduce_loss(per_row, mask)

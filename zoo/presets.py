@@ -1,7 +1,10 @@
 """Training configuration: defaults, the reference GRU4Rec's published best settings, `--set` parsing.
 
 A configuration is one flat dict: the model options of `SessionRecommender` plus the training options
-(`learning_rate`, `momentum`, `optimizer`, `n_sample`, `sample_alpha`, `epochs`, `seed`).
+(`learning_rate`, `momentum`, `optimizer`, `n_sample`, `sample_alpha`, `epochs`, `seed`), plus the
+options of the personalized models (HRNN: `user_units`, `user_propagation_mode`, `dropout_p_user`,
+`dropout_p_init`; user-gated GRU: `user_embedding`, `user_mode`, `user_unknown_p`), which only those
+models take (`model_options`).
 
 Presets are the hyper-parameters published with the official GRU4Rec code (its `paramfiles/`, tuned
 with Optuna for MRR@20, shared = constrained embedding, 2048 popularity-sampled negatives):
@@ -45,6 +48,14 @@ DEFAULTS = {
     "epochs": 10,
     "seed": 42,
     "steps_per_execution": 64,
+    # personalized models (see zoo.hrnn, zoo.user_gru)
+    "user_units": 100,
+    "user_propagation_mode": "init",
+    "dropout_p_user": 0.0,
+    "dropout_p_init": 0.0,
+    "user_embedding": 100,
+    "user_mode": "linear",
+    "user_unknown_p": 0.05,
 }
 
 MODEL_KEYS = ("layers", "embedding", "constrained_embedding", "dropout_p_embed", "dropout_p_hidden",
@@ -135,5 +146,18 @@ def validate(config):
             raise ConfigError(f"{key} must be {requirement}, got {config[key]!r}")
 
 
-def model_options(config):
-    return {key: config[key] for key in MODEL_KEYS}
+MODEL_SPECIFIC_KEYS = {"user_units": "hrnn", "user_propagation_mode": "hrnn", "dropout_p_user": "hrnn",
+                       "dropout_p_init": "hrnn", "user_embedding": "user_gru", "user_mode": "user_gru",
+                       "user_unknown_p": "user_gru"}
+
+
+def model_options(config, extra=()):
+    """The shared model options of `config`, plus the model-specific keys `extra` (a model's `extra_options`).
+
+    Raises:
+        ConfigError: a model-specific option differs from its default but is not in `extra`.
+    """
+    for key, owner in MODEL_SPECIFIC_KEYS.items():
+        if key not in extra and config.get(key, DEFAULTS[key]) != DEFAULTS[key]:
+            raise ConfigError(f"{key} is an option of {owner} only")
+    return {key: config[key] for key in (*MODEL_KEYS, *extra)}

@@ -8,6 +8,8 @@ MODELS = {
     "simple_rnn": ("zoo.simple_rnn", "SimpleRNN", "Elman RNN: h = tanh(x W + h U + b)"),
     "gru4rec": ("zoo.gru4rec", "GRU4Rec", "GRU4Rec (Hidasi et al. 2016/2018): the reference GRU, session-parallel"),
     "lstm": ("zoo.lstm", "LSTM", "LSTM with (h, c) carried and reset per session"),
+    "hrnn": ("zoo.hrnn", "HRNN", "HRNN (Quadrana et al. 2017): session GRU under a user GRU, user-parallel"),
+    "user_gru": ("zoo.user_gru", "UserGRU", "user-gated GRU (Donkers et al. 2017): a user embedding in the gates"),
 }
 
 
