@@ -56,13 +56,16 @@ def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_ne
     log_counts = tf.constant(np.log(np.maximum(np.asarray(item_counts, np.float64), 1.0)), tf.float32)
 
     def add_log_q(inputs, targets):
-        col_log_q = tf.gather(log_counts, targets)
-        if "negatives" in inputs:
-            col_log_q = tf.concat([col_log_q, sample_alpha * tf.gather(log_counts, inputs["negatives"])], 0)
-        return {**inputs, "col_log_q": col_log_q}, targets
+        return {**inputs, "col_log_q": tf.gather(log_counts, targets)}, targets
+
+    def add_negatives(step, negatives):
+        inputs, targets = step
+        col_log_q = tf.concat([tf.gather(log_counts, targets), sample_alpha * tf.gather(log_counts, negatives)], 0)
+        return {**inputs, "negatives": negatives, "col_log_q": col_log_q}, targets
 
     if n_sample > 0:
         store = sample_store(item_counts, n_sample, sample_alpha, seed, rows_needed=rows_needed)
-        dataset = tf.data.Dataset.zip((dataset, store)).map(
-            lambda step, negatives: ({**step[0], "negatives": negatives}, step[1]))
-    return dataset.map(add_log_q).prefetch(tf.data.AUTOTUNE)
+        dataset = tf.data.Dataset.zip((dataset, store)).map(add_negatives)
+    else:
+        dataset = dataset.map(add_log_q)
+    return dataset.prefetch(tf.data.AUTOTUNE)
