@@ -1,0 +1,70 @@
+"""Shared fixtures of the export tests: small trained models of each kind, each exported once.
+
+The log walks an item ring with small jumps (item i is followed by i+1..i+3), with string ids (one of
+them not ASCII), so a one-epoch model already ranks with clear margins.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from zoo import presets, runs, training
+
+MODELS = ("gru4rec", "simple_rnn", "lstm")
+N_ITEMS, N_SESSIONS = 120, 400
+SMALL = ["layers=16", "batch_size=16", "n_sample=16", "learning_rate=0.1", "steps_per_execution=16"]
+
+
+def item_id(i):
+    return "é-0" if i == 0 else f"item-{i}"
+
+
+def ring_log(seed=0):
+    """Sessions of 3-8 clicks on the item ring, ids as strings."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(N_SESSIONS):
+        item = int(rng.integers(N_ITEMS))
+        for t in range(int(rng.integers(3, 9))):
+            rows.append((f"s{s}", item_id(item), s * 100.0 + t))
+            item = (item + int(rng.integers(1, 4))) % N_ITEMS
+    return pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time"])
+
+
+def sessions(log, n=None):
+    """The sessions of `log` as lists of item ids."""
+    grouped = log.groupby("SessionId", sort=False)["ItemId"].apply(list).tolist()
+    return grouped[:n]
+
+
+def pad(histories, value=""):
+    width = max(len(h) for h in histories)
+    return np.array([h + [value] * (width - len(h)) for h in histories], dtype=object)
+
+
+def train_run(model_name):
+    config = presets.resolve(sets=SMALL, epochs=1)
+    model, vocab, _ = training.fit(model_name, ring_log(), config, verbose=0)
+    return runs.Run(model, vocab, {"model": model_name, "config": config})
+
+
+@pytest.fixture(scope="session")
+def log():
+    return ring_log(seed=1)
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """model name -> (Run, export directory); each model trained and exported (all formats) once, lazily."""
+    from zoo.export.exporter import export_run
+
+    cache = {}
+
+    def get(model_name):
+        if model_name not in cache:
+            run = train_run(model_name)
+            out = tmp_path_factory.mktemp(f"export-{model_name}")
+            export_run(run, str(out), max_k=50, default_k=10)
+            cache[model_name] = run, out
+        return cache[model_name]
+
+    return get
