@@ -6,7 +6,7 @@ Each training step gets `n_sample` extra negative items shared by the whole mini
 
 (`sample_alpha=0`: uniform; 1: proportional to popularity) by inverse-CDF search on uniform numbers.
 Like the reference's sample cache, the store holds `store_size // n_sample` rows drawn at once and
-is refilled with fresh draws when used up; draws are deterministic given the seed. Accidental hits
+is refilled with fresh draws when used up; draws are deterministic given the seed and the epoch. Accidental hits
 (a sample equal to a target) are kept, as in the reference.
 
 The step also gets `col_log_q` [B + n_sample], the log sampling weight of every candidate column for
@@ -27,27 +27,35 @@ def sampling_cdf(item_counts, sample_alpha):
     return cdf
 
 
-def sample_store(item_counts, n_sample, sample_alpha, seed=0, store_size=STORE_SIZE, rows_needed=None):
+def sample_store(item_counts, n_sample, sample_alpha, seed=0, store_size=STORE_SIZE, rows_needed=None, first_pass=0):
     """An endless tf.data.Dataset of int32 rows [n_sample], drawn in blocks from the store.
 
-    `rows_needed` (e.g. the steps of one epoch) caps the block size so small data sets do not draw
-    far more samples than they use.
+    Every pass over the dataset (every epoch) draws new blocks: block b of pass p comes from the
+    stateless seed (seed, p, b), so the samples are reproducible, and a run resumed at epoch p
+    (`first_pass=p`) draws exactly what the uninterrupted run drew there. `rows_needed` (e.g. the
+    steps of one epoch) caps the block size so small data sets do not draw more than they use.
     """
     cdf = tf.constant(sampling_cdf(item_counts, sample_alpha), tf.float64)
     rows = max(1, store_size // n_sample)
     if rows_needed:
         rows = min(rows, int(rows_needed))
+    passes = tf.Variable(int(first_pass), dtype=tf.int64, trainable=False)  # passes started so far
 
-    def draw_block(block_seed):
-        uniform = tf.random.stateless_uniform([rows * n_sample], seed=[seed, block_seed], dtype=tf.float64)
+    def start_pass(_):
+        return passes.assign_add(1) - 1
+
+    def draw_block(pass_index, block):
+        seed_pair = tf.stack([tf.constant(seed, tf.int64), pass_index * 2**20 + block])
+        uniform = tf.random.stateless_uniform([rows * n_sample], seed=seed_pair, dtype=tf.float64)
         return tf.reshape(tf.cast(tf.searchsorted(cdf, uniform), tf.int32), [rows, n_sample])
 
-    # fresh block seeds on every pass over the dataset (each epoch), reproducible from `seed`
-    block_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    return block_seeds.map(draw_block).unbatch()
+    def blocks(pass_index):
+        return tf.data.Dataset.range(2**40).map(lambda block: draw_block(pass_index, block)).unbatch()
+
+    return tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).map(start_pass).flat_map(blocks)
 
 
-def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_needed=None):
+def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_needed=None, first_pass=0):
     """Adds `negatives` [n_sample] and `col_log_q` [B + n_sample] to each step of `dataset`.
 
     `dataset` yields `(inputs: dict, targets [B])` per step; with `n_sample=0` only `col_log_q` is
@@ -64,7 +72,7 @@ def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_ne
         return {**inputs, "negatives": negatives, "col_log_q": col_log_q}, targets
 
     if n_sample > 0:
-        store = sample_store(item_counts, n_sample, sample_alpha, seed, rows_needed=rows_needed)
+        store = sample_store(item_counts, n_sample, sample_alpha, seed, rows_needed=rows_needed, first_pass=first_pass)
         dataset = tf.data.Dataset.zip((dataset, store)).map(add_negatives)
     else:
         dataset = dataset.map(add_log_q)

@@ -48,3 +48,10 @@ def test_with_negatives_adds_samples_and_log_q_columns():
         np.testing.assert_allclose(inputs["col_log_q"], expected, rtol=1e-6)
     without = list(with_negatives(steps, COUNTS, n_sample=0, sample_alpha=0.5).as_numpy_iterator())
     assert "negatives" not in without[0][0] and without[0][0]["col_log_q"].shape == (2,)
+
+
+def test_a_store_started_at_pass_p_draws_what_pass_p_drew():
+    full = sample_store(COUNTS, 8, 0.5, seed=4, rows_needed=3)
+    passes = [np.stack(list(full.take(5).as_numpy_iterator())) for _ in range(3)]
+    resumed = sample_store(COUNTS, 8, 0.5, seed=4, rows_needed=3, first_pass=2)
+    np.testing.assert_array_equal(np.stack(list(resumed.take(5).as_numpy_iterator())), passes[2])
