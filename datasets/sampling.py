@@ -73,7 +73,10 @@ def with_negatives(dataset, item_counts, n_sample, sample_alpha, seed=0, rows_ne
 
     if n_sample > 0:
         store = sample_store(item_counts, n_sample, sample_alpha, seed, rows_needed=rows_needed, first_pass=first_pass)
+        steps = dataset.cardinality()
         dataset = tf.data.Dataset.zip((dataset, store)).map(add_negatives)
+        if steps >= 0:  # the store is endless but its length is unknown to tf.data: the steps decide
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps))
     else:
         dataset = dataset.map(add_log_q)
     return dataset.prefetch(tf.data.AUTOTUNE)

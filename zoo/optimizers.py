@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class AdagradMomentum(keras.optimizers.Optimizer):
     """Adagrad with (heavy-ball) momentum and indexed updates for sparse gradients.
 

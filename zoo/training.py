@@ -23,7 +23,7 @@ import time
 import keras
 import numpy as np
 
-from zoo import presets
+from zoo import checkpoints, presets
 from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
 from zoo.datasets.io import ITEM, USER
 from zoo.datasets.pipeline import session_parallel_dataset
@@ -54,11 +54,12 @@ def user_vocabulary(events, model_name):
     return Vocabulary.fit(events[USER])
 
 
-def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=False):
+def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=False, first_epoch=0):
     """Parallel steps with popularity-sampled negatives, ready for `model.fit`.
 
     Session-parallel by default; with `user_vocab` every step also has the `user` of each slot, and
-    `user_parallel` lays users out on the slots (HRNN) with `user_start` flags.
+    `user_parallel` lays users out on the slots (HRNN) with `user_start` flags. Each pass over the
+    dataset is one epoch; `first_epoch` numbers the first pass (its negative samples), for resuming.
     """
     order = order_sessions(events, item_vocab, user_vocab)
     if order.n_pairs == 0:
@@ -69,7 +70,7 @@ def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=Fal
         batches = session_parallel_batches(order, config["batch_size"], with_users=user_vocab is not None)
     dataset = session_parallel_dataset(batches)
     return with_negatives(dataset, item_counts(events, item_vocab), config["n_sample"], config["sample_alpha"],
-                          seed=config["seed"], rows_needed=batches.n_steps)
+                          seed=config["seed"], rows_needed=batches.n_steps, first_pass=first_epoch)
 
 
 def make_optimizer(config):
@@ -77,32 +78,52 @@ def make_optimizer(config):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Records loss, seconds and training events/s per epoch (and prints them when asked)."""
+    """Records loss, seconds and training events/s per epoch; stops training at a non-finite loss.
 
-    def __init__(self, n_pairs, verbose=False):
+    `diverged` is then {"epoch", "step", "loss"} of the first non-finite running loss.
+    """
+
+    def __init__(self, n_pairs, step_offset=0):
         super().__init__()
-        self.n_pairs, self.verbose, self.rows = n_pairs, verbose, []
+        self.n_pairs, self.step_offset, self.rows, self.diverged = n_pairs, step_offset, [], None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start, self.epoch = time.perf_counter(), epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"]) if logs and "loss" in logs else 0.0
+        if not np.isfinite(loss) and self.diverged is None:
+            self.diverged = {"epoch": self.epoch + 1, "step": self.step_offset + batch + 1, "loss": loss}
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
-        row = {"epoch": epoch + 1, "loss": float(logs["loss"]), "seconds": round(seconds, 3),
-               "events_per_s": round(self.n_pairs / seconds, 1)}
-        self.rows.append(row)
-        if not np.isfinite(row["loss"]):
-            self.model.stop_training = True
+        self.step_offset = 0
+        if self.diverged is None:
+            self.rows.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "seconds": round(seconds, 3),
+                              "events_per_s": round(self.n_pairs / seconds, 1)})
 
 
-def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None):
+def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, checkpoint_dir=None,
+        checkpoint_every=0, resume=False):
     """Builds the vocabulary, the pipeline and the model from `config`, and trains it.
 
-    `user_vocab` (personalized models): the users; None fits it on `events` as `user_vocabulary`
-    does (the same vocabulary, to save with the model).
+    Args:
+        model_name: a name of `zoo.list_models()`.
+        events: the training event frame.
+        config: a resolved configuration (`zoo.presets.resolve`).
+        verbose: Keras progress (0: none, 1: bar, 2: a line an epoch).
+        callbacks: more Keras callbacks.
+        user_vocab: the users of a personalized model; None fits it on `events`.
+        checkpoint_dir: write a checkpoint there after every epoch (see `zoo.checkpoints`).
+        checkpoint_every: also checkpoint every this many steps.
+        resume: continue from the checkpoint in `checkpoint_dir` (same data and configuration).
 
     Returns:
         (model, item vocabulary, per-epoch log rows).
+
+    Raises:
+        DataError: the loss became non-finite (training stops; the last good checkpoint stays).
     """
     from zoo.registry import get_model, model_class
 
@@ -113,12 +134,27 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None):
     if cls.personalized:
         user_vocab = user_vocabulary(events, model_name) if user_vocab is None else user_vocab
         options["n_users"] = len(user_vocab)
-    dataset = train_dataset(events, vocab, config, user_vocab if cls.personalized else None, cls.user_parallel)
-    model = get_model(model_name, n_items=len(vocab), **options)
-    model.compile(optimizer=make_optimizer(config), steps_per_execution=config["steps_per_execution"])
     log = EpochLog(n_pairs=int(len(events) - events["SessionId"].nunique()))
-    model.fit(dataset, epochs=config["epochs"], verbose=verbose, callbacks=[log, *callbacks], shuffle=False)
-    if log.rows and not np.isfinite(log.rows[-1]["loss"]):
-        raise DataError(f"training diverged: the loss became {log.rows[-1]['loss']} in epoch {log.rows[-1]['epoch']}; "
-                        "lower learning_rate")
+    first_epoch, skip = 0, 0
+    if resume:
+        model, state = checkpoints.load(checkpoint_dir, config)
+        first_epoch, skip, log.rows, log.step_offset = state["epoch"], state["step"], state["log"], state["step"]
+    else:
+        model = get_model(model_name, n_items=len(vocab), **options)
+        model.compile(optimizer=make_optimizer(config), steps_per_execution=config["steps_per_execution"])
+    dataset = train_dataset(events, vocab, config, user_vocab if cls.personalized else None, cls.user_parallel,
+                            first_epoch=first_epoch)
+    saver = [checkpoints.Checkpoint(checkpoint_dir, config, log, checkpoint_every, skip)] if checkpoint_dir else []
+    callbacks = [log, *saver, *callbacks]
+    if skip and first_epoch < config["epochs"]:  # finish the interrupted epoch first
+        model.fit(dataset.skip(skip), initial_epoch=first_epoch, epochs=first_epoch + 1, verbose=verbose,
+                  callbacks=callbacks, shuffle=False)
+        first_epoch += 1
+    if first_epoch < config["epochs"] and log.diverged is None:
+        model.fit(dataset, initial_epoch=first_epoch, epochs=config["epochs"], verbose=verbose,
+                  callbacks=callbacks, shuffle=False)
+    if log.diverged is not None:
+        kept = f"; the last good checkpoint is kept in {checkpoint_dir}" if checkpoint_dir else ""
+        raise DataError(f"training stopped: the loss became {log.diverged['loss']} in epoch {log.diverged['epoch']}, "
+                        f"step {log.diverged['step']}{kept}; lower learning_rate")
     return model, vocab, log.rows
