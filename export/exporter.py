@@ -5,6 +5,7 @@
     DIR/model_fp16.tflite        float16 weights
     DIR/model_int8.tflite        dynamic-range int8 weights
     DIR/vocab.json               the item vocabulary (index <-> id)
+    DIR/users.json               the user vocabulary (personalized models)
     DIR/item_vectors.npy         [n_items, H] float32 output item vectors, in vocabulary order
     DIR/item_bias.npy            [n_items] float32 item bias: score = h . vector + bias
     DIR/export.json              what was exported: model, sizes, max_k, signatures
@@ -44,6 +45,10 @@ def _check_options(item_ids, version, max_k, default_k):
         raise UserError("the vocabulary holds the empty id, which the export uses as padding")
 
 
+def _ids(vocab):
+    return [str(i) for i in vocab.decode(np.arange(len(vocab)))]
+
+
 def _save_npy(path, array):
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
@@ -69,23 +74,29 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     """
     from . import saved_model, tflite
 
-    item_ids = [str(i) for i in run.vocab.decode(np.arange(len(run.vocab)))]
+    item_ids = _ids(run.vocab)
+    users = getattr(run, "users", None)
+    user_ids = _ids(users) if users is not None else None
     _check_options(item_ids, version, max_k, default_k)
+    if getattr(run.model, "personalized", False) and user_ids is None:
+        raise UserError("the run has no user vocabulary (users.json), which a personalized model's export needs")
     existing = [p for p in _pieces(out_dir, formats, version) if os.path.exists(p)]
     if existing and not overwrite:
         raise UserError(f"{existing[0]} exists; pass --overwrite or choose another --version / --out")
     os.makedirs(out_dir, exist_ok=True)
     model = run.model
-    module = saved_model.serving_module(model, item_ids, max_k, default_k)
+    module = saved_model.serving_module(model, item_ids, max_k, default_k, user_ids)
     if "saved_model" in formats:
         with atomic_path(os.path.join(out_dir, "saved_model", str(version))) as tmp:
             saved_model.save(module, tmp)
     if "tflite" in formats:
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=".tmp-") as tmp:
-            tflite.write_tflite(model, item_ids, tmp, max_k)
+            tflite.write_tflite(model, item_ids, tmp, max_k, user_ids)
             for name in tflite.VARIANTS:
                 os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
     run.vocab.save(os.path.join(out_dir, "vocab.json"))
+    if users is not None:
+        users.save(os.path.join(out_dir, "users.json"))
     _save_npy(os.path.join(out_dir, "item_vectors.npy"), model.item_vectors.numpy())
     _save_npy(os.path.join(out_dir, "item_bias.npy"), model.item_bias.numpy())
     info = {
@@ -93,6 +104,7 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
         "hidden_size": model.layer_sizes[-1], "state_sizes": list(module.state_sizes), "state_size": module.state_size,
         "max_k": module.max_k, "default_k": module.default_k, "formats": list(formats),
         "saved_model_version": version if "saved_model" in formats else None,
+        "inputs": {"user_id": module.personalized, "user_state": module.carries_user},
     }
     write_json(os.path.join(out_dir, "export.json"), info)
     return info

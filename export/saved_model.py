@@ -7,27 +7,32 @@
     encode           item_ids [B, T] string  ->  session_vector [B, H], query_vector [B, H + 1],
                      state [B, S]
 
+Personalized models also take `user_id` [B] string in each, and HRNN `user_state` [B, S] float32
+(serving_default, encode) or `new_session` [B] bool (step); see `signatures`.
+
 Unknown ids are skipped (in `step`: the state is returned unchanged). Requests a user can get wrong
 fail inside the graph with INVALID_ARGUMENT: k outside 1..max_k, a history with no known item, a
 state whose batch differs from the items'.
 """
 import tensorflow as tf
 
-from .signatures import Signatures
+from .signatures import Signatures, function
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
 K = tf.TensorSpec([], tf.int32, name="k")
+EXCLUDE = tf.TensorSpec([], tf.bool, name="exclude_history")
 
 
 def _require(condition, message):
     tf.debugging.Assert(condition, [message])
 
 
-def serving_module(model, item_ids, max_k=100, default_k=10):
-    """The `Signatures` module with the TF Serving functions attached as `serving_default`, `step`, `encode`."""
-    sig = Signatures(model, item_ids, max_k)
-    default_k = min(default_k, sig.max_k)
+def serving_module(model, item_ids, max_k=100, default_k=10, user_ids=None):
+    """The `Signatures` module with the TF Serving functions as `serving_default`, `step_fn`, `encode_fn`."""
+    sig = Signatures(model, item_ids, max_k, user_ids=user_ids)
+    sig.default_k = min(default_k, sig.max_k)
     state_spec = tf.TensorSpec([None, sig.state_size], tf.float32, name="state")
+    defaults = {"k": sig.default_k, "exclude_history": False}
 
     def check_k(k):
         _require(tf.logical_and(k >= 1, k <= sig.max_k), f"k must be between 1 and {sig.max_k}")
@@ -38,26 +43,25 @@ def serving_module(model, item_ids, max_k=100, default_k=10):
                  "every history needs at least one known item id (a row is empty, padding or unknown ids only)")
         return history
 
-    @tf.function(input_signature=[HISTORY, K, tf.TensorSpec([], tf.bool, name="exclude_history")])
-    def serving_default(item_ids, k=tf.constant(default_k), exclude_history=tf.constant(False)):
+    def serving_default(item_ids, k, exclude_history, **user):
         check_k(k)
         with sig.weights():
-            return sig.recommend(known_history(item_ids), k, exclude_history)
+            return sig.recommend(known_history(item_ids), k, exclude_history, **user)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_id"), state_spec, K])
-    def step(item_id, state, k=tf.constant(default_k)):
+    def step(item_id, state, k, **user):
         check_k(k)
         _require(tf.equal(tf.shape(state)[0], tf.shape(item_id)[0]), "state and item_id must have the same batch size")
         with sig.weights():
-            return sig.step(sig.lookup(item_id), state, k)
+            return sig.step(sig.lookup(item_id), state, k, **user)
 
-    @tf.function(input_signature=[HISTORY])
-    def encode(item_ids):
+    def encode(item_ids, **user):
         with sig.weights():
-            return sig.query(known_history(item_ids))
+            return sig.query(known_history(item_ids), **user)
 
-    sig.serving_default, sig.step_fn, sig.encode_fn = serving_default, step, encode
-    sig.default_k = default_k
+    sig.serving_default = function(serving_default, [HISTORY, *sig.user_specs(), K, EXCLUDE], defaults)
+    sig.step_fn = function(step, [tf.TensorSpec([None], tf.string, name="item_id"), state_spec,
+                                  *sig.user_specs(step=True), K], defaults)
+    sig.encode_fn = function(encode, [HISTORY, *sig.user_specs()])
     return sig
 
 

@@ -1,9 +1,10 @@
 """The graph of every export: string ids in, the model's one `step`, top-k string ids out.
 
-`Signatures` holds the model's weights, the item vocabulary as an in-graph hash table (string -> index, -1 for
-unknown ids and the pad "") and the ids as a constant for the inverse (`tf.gather`, which TFLite runs
-with built-in ops). Its methods are plain graph code; `saved_model` and `tflite` wrap them in
-`tf.function`s with the input signatures of their target, and trace them inside `weights()`.
+`Signatures` holds the model's weights, the item vocabulary as an in-graph hash table (string ->
+index, -1 for unknown ids and the pad "") and the ids as a constant for the inverse (`tf.gather`,
+which TFLite runs with built-in ops). Its methods are plain graph code; `saved_model` and `tflite`
+wrap them in `tf.function`s (`function`) with the input signatures of their target, traced inside
+`weights()`.
 
 The weights are exported as plain `tf.Variable`s (or constants, for TFLite) that the Keras variables
 read as inside `weights()` (a `keras.StatelessScope`), not as the Keras variables themselves: a
@@ -12,12 +13,45 @@ functions read variable handles that the session's restore op never fills).
 
 The recurrent state crosses the signatures as one float tensor `state` [B, S]: the model's states
 (`model.state_sizes`) side by side, zeros for a new session.
+
+Personalized models (`model.personalized`) take a `user_id` [B] string in every signature (unknown
+ids get the model's fallback). A model that carries a user state of its own after its cores' states
+(HRNN) also takes `user_state` [B, S]: the `state` a user's previous session ended with (from
+`encode` or `step`), zeros for a new user; a history starts from it as a new session of that user
+(`model.start_sessions`). Its `step` takes `new_session` [B] bool for the same at a session's first
+click.
 """
+import inspect
 import types
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+
+def _table(ids):
+    keys = tf.constant([i.encode() for i in ids], tf.string)
+    table = tf.lookup.StaticHashTable(  # int64 values: TFLite has built-in kernels for them
+        tf.lookup.KeyValueTensorInitializer(keys, tf.range(len(ids), dtype=tf.int64)),
+        default_value=tf.constant(-1, tf.int64))
+    return table, keys
+
+
+def function(body, specs, defaults=None):
+    """A `tf.function` whose inputs are named as `specs` (TensorSpecs, names required) in order.
+
+    It calls `body(**inputs)`; `defaults` (name -> value) become the signature's default inputs and
+    must name the last specs.
+    """
+    names, defaults = [s.name for s in specs], defaults or {}
+    parameter = inspect.Parameter
+
+    def call(*args, **kwargs):
+        return body(**dict(zip(names, args)), **kwargs)
+
+    call.__signature__ = inspect.Signature([
+        parameter(n, parameter.POSITIONAL_OR_KEYWORD, default=tf.constant(defaults[n]) if n in defaults else
+                  parameter.empty) for n in names])
+    return tf.function(call, input_signature=specs)
 
 
 class Signatures(tf.Module):
@@ -28,9 +62,10 @@ class Signatures(tf.Module):
         item_ids: the item ids (str) in index order.
         max_k: the largest k a request may ask for (capped at the catalogue size).
         constant_weights: trace the weights as constants instead of variables.
+        user_ids: the user ids (str) in index order, for a personalized model.
     """
 
-    def __init__(self, model, item_ids, max_k, constant_weights=False):
+    def __init__(self, model, item_ids, max_k, constant_weights=False, user_ids=None):
         super().__init__(name="zoo_signatures")
         self._keras = types.SimpleNamespace(model=model)  # not tracked: its variables are not exported
         values = [v.numpy() for v in model.variables]
@@ -39,13 +74,13 @@ class Signatures(tf.Module):
         self.max_k = int(min(max_k, model.n_items))
         self.state_sizes = [int(s) for s in model.state_sizes]
         self.state_size = sum(self.state_sizes)
-        n_last = len(model.cores[-1].state_sizes)
-        self._hidden_at = sum(self.state_sizes[:len(self.state_sizes) - n_last])  # last core's h (state 0)
-        keys = tf.constant([i.encode() for i in item_ids], tf.string)
-        self.item_table = tf.lookup.StaticHashTable(  # int64 values: TFLite has built-in kernels for them
-            tf.lookup.KeyValueTensorInitializer(keys, tf.range(len(item_ids), dtype=tf.int64)),
-            default_value=tf.constant(-1, tf.int64))
-        self.item_id_constant = keys
+        core_sizes = [int(s) for core in model.cores for s in core.state_sizes]
+        self._hidden_at = sum(core_sizes) - sum(model.cores[-1].state_sizes)  # last core's h (its state 0)
+        self.personalized = bool(getattr(model, "personalized", False))
+        self.carries_user = len(self.state_sizes) > len(core_sizes)
+        self.item_table, self.item_id_constant = _table(item_ids)
+        if self.personalized:
+            self.user_table, _ = _table(user_ids or [])
 
     @property
     def model(self):
@@ -56,10 +91,22 @@ class Signatures(tf.Module):
         values = self._variables or [tf.constant(x) for x in self._values]
         return keras.StatelessScope(state_mapping=list(zip(self.model.variables, values)))
 
+    def user_specs(self, batch=None, step=False):
+        """The personalized inputs of a signature: `user_id`, and `user_state` or (`step`) `new_session`."""
+        specs = [tf.TensorSpec([batch], tf.string, name="user_id")] if self.personalized else []
+        if self.carries_user:
+            specs.append(tf.TensorSpec([batch], tf.bool, name="new_session") if step else
+                         tf.TensorSpec([batch, self.state_size], tf.float32, name="user_state"))
+        return specs
+
     # --- pieces ------------------------------------------------------------------------------
     def lookup(self, item_ids):
         """String ids (any shape) -> int32 indices, -1 for unknown ids and the pad ""."""
         return tf.cast(self.item_table.lookup(item_ids), tf.int32)
+
+    def users(self, user_id):
+        """User ids [B] -> int32 user indices (-1: unknown), or None without a `user_id`."""
+        return None if user_id is None else tf.cast(self.user_table.lookup(user_id), tf.int32)
 
     def split_state(self, state):
         return tf.split(state, self.state_sizes, axis=1) if len(self.state_sizes) > 1 else [state]
@@ -74,41 +121,49 @@ class Signatures(tf.Module):
         return {"item_ids": tf.gather(self.item_id_constant, indices), "scores": values}
 
     # --- what the signatures compute -----------------------------------------------------------
-    def encode(self, history):
+    def encode(self, history, user_id=None, user_state=None):
         """History indices [B, T] (-1: skipped) -> (session vector h [B, H], state [B, S])."""
-        hidden, states = self.model.encode(history)
+        states = starts = None
+        if user_state is not None:  # the first known item opens a session of a user seen before
+            states, valid = self.split_state(user_state), history >= 0
+            first = tf.logical_and(valid, tf.equal(tf.cumsum(tf.cast(valid, tf.int32), axis=1), 1))
+            starts = tf.logical_and(first, tf.reduce_any(tf.not_equal(user_state, 0.0), axis=1, keepdims=True))
+        hidden, states = self.model.encode(history, states=states, users=self.users(user_id), session_starts=starts)
         return hidden, self.join_state(states)
 
-    def recommend(self, history, k, exclude_history=False):
+    def recommend(self, history, k, exclude_history=False, **user):
         """Top-k next items after each history of indices [B, T] (-1: skipped).
 
         `exclude_history` (a bool tensor) gives the items of the history the score -inf.
         """
-        hidden, _ = self.encode(history)
+        hidden, _ = self.encode(history, **user)
         scores = self.model.score_all(hidden)
         if exclude_history is not False:
             seen = tf.where(tf.logical_and(history >= 0, exclude_history))  # [M, 2]: (row, position)
             cells = tf.stack([seen[:, 0], tf.cast(tf.gather_nd(history, seen), tf.int64)], axis=1)
-            scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], -np.inf))
+            scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
         return self.top_k(scores, k)
 
-    def step(self, item, state, k):
+    def step(self, item, state, k, user_id=None, new_session=None):
         """One click per row: item indices [B] and states [B, S] -> new state and top-k.
 
         A row whose index is -1 (an unknown id or the pad "") keeps its state, and its top-k is that
         of the state it came with.
         """
-        valid = (item >= 0)[:, tf.newaxis]
-        _, new_states = self.model.step(tf.maximum(item, 0), self.split_state(state))
-        new_state = tf.where(valid, self.join_state(new_states), state)
+        states = self.split_state(state)
+        if new_session is not None:  # a session of a user seen before (a non-zero state) starts here
+            states = self.model.start_sessions(
+                states, tf.logical_and(new_session, tf.reduce_any(tf.not_equal(state, 0.0), axis=1)))
+        _, new_states = self.model.step(tf.maximum(item, 0), states, users=self.users(user_id))
+        new_state = tf.where((item >= 0)[:, tf.newaxis], self.join_state(new_states), state)
         hidden = new_state[:, self._hidden_at:self._hidden_at + self.model.layer_sizes[-1]]
         return {"state": new_state, **self.top_k(self.model.score_all(hidden), k)}
 
-    def query(self, history):
+    def query(self, history, **user):
         """History indices [B, T] -> session vector h [B, H], query vector [h, 1] and state [B, S].
 
         The query vector's inner product with an item's [vector, bias] is the item's score.
         """
-        hidden, state = self.encode(history)
+        hidden, state = self.encode(history, **user)
         query = tf.concat([hidden, tf.ones_like(hidden[:, :1])], axis=1)
         return {"session_vector": hidden, "query_vector": query, "state": state}

@@ -3,7 +3,8 @@
     recommend  item_ids [1, T] string (pad "")  ->  item_ids [1, K] string, scores [1, K]
     step       item_id [1] string, state [1, S] float32  ->  state [1, S], item_ids [1, K], scores [1, K]
 
-K is the export's max_k (the device keeps the first k it needs). The item id lookup is in the model
+Personalized models also take `user_id` [1] (and HRNN `user_state` [1, S] or `new_session` [1]), as
+the SavedModel's signatures. K is the export's max_k (the device keeps the first k it needs). The item id lookup is in the model
 (TFLite's built-in hash table); unknown ids are skipped, and a history of no known id ranks by the
 item bias alone (no error on device). The weights are traced as constants (TFLite does not initialize
 resource variables read inside the recurrent loop) and converted from a SavedModel of just these
@@ -14,28 +15,28 @@ import tempfile
 
 import tensorflow as tf
 
-from .signatures import Signatures
+from .signatures import Signatures, function
 
 VARIANTS = {"model.tflite": None, "model_fp16.tflite": "float16", "model_int8.tflite": "int8"}
 SIGNATURE_KEYS = ["recommend", "step"]
 
 
-def tflite_module(model, item_ids, max_k=100):
-    """The `Signatures` module with batch-1 `recommend` and `step` functions, weights as constants."""
-    sig = Signatures(model, item_ids, max_k, constant_weights=True)
+def tflite_module(model, item_ids, max_k=100, user_ids=None):
+    """The `Signatures` module with batch-1 `recommend_fn` and `step_fn`, weights as constants."""
+    sig = Signatures(model, item_ids, max_k, constant_weights=True, user_ids=user_ids)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None], tf.string, name="item_ids")])
-    def recommend(item_ids):
+    def recommend(item_ids, **user):
         with sig.weights():
-            return sig.recommend(sig.lookup(item_ids), sig.max_k)
+            return sig.recommend(sig.lookup(item_ids), sig.max_k, **user)
 
-    @tf.function(input_signature=[tf.TensorSpec([1], tf.string, name="item_id"),
-                                  tf.TensorSpec([1, sig.state_size], tf.float32, name="state")])
-    def step(item_id, state):
+    def step(item_id, state, **user):
         with sig.weights():
-            return sig.step(sig.lookup(item_id), state, sig.max_k)
+            return sig.step(sig.lookup(item_id), state, sig.max_k, **user)
 
-    sig.recommend_fn, sig.step_fn = recommend, step
+    sig.recommend_fn = function(recommend, [tf.TensorSpec([1, None], tf.string, name="item_ids"), *sig.user_specs(1)])
+    sig.step_fn = function(step, [tf.TensorSpec([1], tf.string, name="item_id"),
+                                  tf.TensorSpec([1, sig.state_size], tf.float32, name="state"),
+                                  *sig.user_specs(1, step=True)])
     return sig
 
 
@@ -54,9 +55,9 @@ def convert(saved_model_dir, quantization=None):
     return converter.convert()
 
 
-def write_tflite(model, item_ids, out_dir, max_k=100):
+def write_tflite(model, item_ids, out_dir, max_k=100, user_ids=None):
     """Writes the three TFLite variants of `VARIANTS` into `out_dir` (which must exist)."""
-    module = tflite_module(model, item_ids, max_k)
+    module = tflite_module(model, item_ids, max_k, user_ids)
     with tempfile.TemporaryDirectory() as tmp:
         tf.saved_model.save(module, tmp, signatures={"recommend": module.recommend_fn, "step": module.step_fn})
         for name, quantization in VARIANTS.items():
