@@ -7,10 +7,12 @@ When a slot's session ends it takes the next session in order; when several slot
 same step they take the next sessions in increasing slot order, as the reference iterates the
 finished slots in ascending order.
 
-Named deviation from the reference ("play to the end"): the reference stops the epoch at the first
-step where a finished slot cannot be refilled, losing the tail of the sessions still playing. Here
-that slot stays idle (`mask` False) and the other slots play their sessions to the end, so every
-(input, target) pair of the data appears exactly once per epoch.
+Epoch end ("play to the end"): when a finished slot cannot be refilled, it stays idle (`mask`
+False) and the other slots play their sessions to the end, so every (input, target) pair of the data
+appears exactly once per epoch. This is what the official PyTorch GRU4Rec does (it drops the idle
+slots, shrinking the batch, and keeps dividing the loss by the full batch size; masking is the same
+computation with static shapes). The original Theano GRU4Rec instead stopped the epoch at the first
+slot it could not refill, losing the tail of the sessions still playing.
 
 User-parallel batches (HRNN, Quadrana et al., RecSys 2017) are the same with a user as the unit:
 a slot plays all sessions of one user in time order, then takes the next user. Pairs never cross a
