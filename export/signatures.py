@@ -19,7 +19,9 @@ ids get the model's fallback). A model that carries a user state of its own afte
 (HRNN) also takes `user_state` [B, S]: the `state` a user's previous session ended with (from
 `encode` or `step`), zeros for a new user; a history starts from it as a new session of that user
 (`model.start_sessions`). Its `step` takes `new_session` [B] bool for the same at a session's first
-click.
+click. The state a session ended with has played every click of it; `model.encode(session_starts=)`
+and training skip the click before a session start (it is only a target there): to reproduce them
+exactly, encode the previous session without its last click.
 """
 import inspect
 import types

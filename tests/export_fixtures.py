@@ -3,15 +3,19 @@
 The log walks an item ring with small jumps (item i is followed by i+1..i+3), with string ids (one of
 them not ASCII), so a one-epoch model already ranks with clear margins.
 """
+import types
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import presets, runs, training
+from zoo import presets, training
+from zoo.registry import model_class
 
 MODELS = ("gru4rec", "simple_rnn", "lstm")
-N_ITEMS, N_SESSIONS = 120, 400
+N_ITEMS, N_SESSIONS, SESSIONS_PER_USER = 120, 400, 4
 SMALL = ["layers=16", "batch_size=16", "n_sample=16", "learning_rate=0.1", "steps_per_execution=16"]
+MODEL_SETS = {"user_gru": ["user_embedding=8"], "hrnn": ["user_units=8"]}
 
 
 def item_id(i):
@@ -19,15 +23,15 @@ def item_id(i):
 
 
 def ring_log(seed=0):
-    """Sessions of 3-8 clicks on the item ring, ids as strings."""
+    """Sessions of 3-8 clicks on the item ring, ids as strings; user u has sessions 4u..4u+3."""
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(N_SESSIONS):
         item = int(rng.integers(N_ITEMS))
         for t in range(int(rng.integers(3, 9))):
-            rows.append((f"s{s}", item_id(item), s * 100.0 + t))
+            rows.append((f"s{s}", item_id(item), s * 100.0 + t, f"u{s // SESSIONS_PER_USER}"))
             item = (item + int(rng.integers(1, 4))) % N_ITEMS
-    return pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time"])
+    return pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time", "UserId"])
 
 
 def sessions(log, n=None):
@@ -42,9 +46,14 @@ def pad(histories, value=""):
 
 
 def train_run(model_name):
-    config = presets.resolve(sets=SMALL, epochs=1)
-    model, vocab, _ = training.fit(model_name, ring_log(), config, verbose=0)
-    return runs.Run(model, vocab, {"model": model_name, "config": config})
+    """What `zoo.runs.load_run` gives (model, vocab, info, users) for a model trained one epoch."""
+    config = presets.resolve(sets=SMALL + MODEL_SETS.get(model_name, []), epochs=1)
+    events = ring_log()
+    if not model_class(model_name).personalized:
+        events = events.drop(columns="UserId")
+    users = training.user_vocabulary(events, model_name)
+    model, vocab, _ = training.fit(model_name, events, config, verbose=0, user_vocab=users)
+    return types.SimpleNamespace(model=model, vocab=vocab, info={"model": model_name, "config": config}, users=users)
 
 
 @pytest.fixture(scope="session")
