@@ -143,15 +143,19 @@ def personalized_save_load_keeps_predictions(model, tmp_path):
 
 
 def personalized_stepwise_equals_whole(model):
-    """`encode` with users and session starts equals `start_sessions` + `step` event by event."""
+    """`encode` with users and session starts equals `start_sessions` + `step` event by event.
+
+    As in training, a session's last event is a target only: the event before a start is not played.
+    """
     whole, _ = model.encode(HISTORY["items"], users=HISTORY["users"], session_starts=HISTORY["session_starts"])
     for row in range(2):
         users = tf.constant(HISTORY["users"][row:row + 1])
+        items, starts = HISTORY["items"][row], HISTORY["session_starts"][row]
         states = model.initial_states(1)
-        for item, start in zip(HISTORY["items"][row], HISTORY["session_starts"][row]):
-            if item < 0:
-                break
-            if start:
+        for t, item in enumerate(items[items >= 0]):
+            if t + 1 < len(starts) and starts[t + 1]:
+                continue
+            if starts[t]:
                 states = model.start_sessions(states, tf.constant([True]))
             hidden, states = model.step(tf.constant([item]), states, users=users)
         np.testing.assert_allclose(hidden.numpy()[0], whole.numpy()[row], rtol=1e-5, atol=1e-6)

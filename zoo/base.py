@@ -256,8 +256,10 @@ class SessionRecommender(keras.Model):
             users: int [B] the user of each row (personalized models; None: unknown users).
             session_starts: bool [B, T] True where a new session of the row's user begins, to play
                 a user's earlier sessions before the current one (HRNN then updates its user state
-                and starts the session from it; other models zero their state). A flag is honoured
-                only once the row has played an item or continues from given `states`.
+                and starts the session from it; other models zero their state). As in training,
+                where a session's last event is only a target, the event just before a session
+                start is not played (so a one-event session is skipped), and a flag is honoured only
+                once the row has played an item or continues from given `states`.
 
         Returns:
             The session vector h [B, H_L] after each row's last item, and the states.
@@ -272,15 +274,16 @@ class SessionRecommender(keras.Model):
         hidden = tf.zeros((batch, self.layer_sizes[-1]))
 
         def advance(carry, inputs_t):
-            (items_t, starts_t), (hidden, started), states = inputs_t, carry[:2], list(carry[2:])
-            valid = items_t >= 0
-            opened = self.start_sessions(states, starts_t & started & valid)
+            (items_t, starts_t, played), (hidden, started), states = inputs_t, carry[:2], list(carry[2:])
+            opened = self.start_sessions(states, starts_t & started & played)
             new_hidden, new_states = self.step(tf.maximum(items_t, 0), opened, users=users)
-            keep = valid[:, tf.newaxis]
-            return (tf.where(keep, new_hidden, hidden), started | valid,
+            keep = played[:, tf.newaxis]
+            return (tf.where(keep, new_hidden, hidden), started | played,
                     *[tf.where(keep, n, s) for n, s in zip(new_states, states)])
 
-        elems = (tf.transpose(items), tf.transpose(tf.cast(session_starts, tf.bool)))
+        starts = tf.cast(session_starts, tf.bool)
+        ends = tf.concat([starts[:, 1:], tf.zeros_like(starts[:, :1])], axis=1)  # the event before a start
+        elems = (tf.transpose(items), tf.transpose(starts), tf.transpose((items >= 0) & ~ends))
         result = tf.foldl(advance, elems, initializer=(hidden, started, *states))
         return result[0], list(result[2:])
 

@@ -18,6 +18,7 @@ def _add_columns(p):
     p.add_argument("--session-key", default="SessionId", help="session id column (default SessionId)")
     p.add_argument("--item-key", default="ItemId", help="item id column (default ItemId)")
     p.add_argument("--time-key", default="Time", help="time column (default Time)")
+    p.add_argument("--user-key", help="user id column (default UserId if present); personalized models need it")
 
 
 def _add_ranking(p):
@@ -48,6 +49,12 @@ def _add_evaluate(subparsers):
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--test", required=True, metavar="PATH", help="test event log")
     p.add_argument("--batch-size", type=int, default=512, help="sessions scored in parallel (default 512)")
+    p.add_argument("--protocol", default="auto", choices=("auto", "session", "user"),
+                   help="session: each test session from zero; user: each user's test events after the "
+                        "user's history; auto (default): user for a personalized run and a test log with "
+                        "user ids, else session (see zoo.evaluate)")
+    p.add_argument("--history", metavar="PATH",
+                   help="the events before the test, for the user protocol (default: the run's training log)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_columns(p)
     _add_ranking(p)
@@ -84,7 +91,8 @@ def _cutoffs(text):
 def _load(path, args):
     from zoo.datasets.io import load_events
 
-    return load_events(path, session_key=args.session_key, item_key=args.item_key, time_key=args.time_key)
+    return load_events(path, session_key=args.session_key, item_key=args.item_key, time_key=args.time_key,
+                       user_key=args.user_key)
 
 
 def _print_metrics(metrics, as_json=False):
@@ -94,7 +102,9 @@ def _print_metrics(metrics, as_json=False):
     keys = [k for k in metrics if "@" in k]
     for key in keys:
         print(f"{key:>12}  {metrics[key]:.4f}")
-    print(f"ranked {metrics['events']} test events in {metrics['sessions']} sessions (ties: {metrics['ties']}); "
+    users = f" of {metrics['users']} users" if "users" in metrics else ""
+    print(f"ranked {metrics['events']} test events in {metrics['sessions']} sessions{users} "
+          f"({metrics['protocol']} protocol, ties: {metrics['ties']}); "
           f"dropped {metrics['dropped_unknown_item_events']} events with items unseen in training and "
           f"{metrics['dropped_short_sessions']} sessions left shorter than 2")
 
@@ -111,13 +121,17 @@ def _train(args):
     test = _load(args.test, args) if args.test else None  # fail on a bad test file before training
 
     from zoo import runs, training
-    from zoo.evaluate import evaluate
+    from zoo.evaluate import evaluate_run
 
-    model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1)
-    metrics = evaluate(model, test, vocab, cutoffs=cutoffs, ties=args.ties) if test is not None else None
+    users = training.user_vocabulary(train, args.model)
+    model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1, user_vocab=users)
+    metrics = None
+    if test is not None:
+        metrics = evaluate_run(model, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=args.ties)
     info = {"model": args.model, "preset": args.preset, "config": config, "train": os.path.abspath(args.train),
-            "columns": {"session": args.session_key, "item": args.item_key, "time": args.time_key}}
-    runs.save_run(args.out, model, vocab, info, log, metrics)
+            "columns": {"session": args.session_key, "item": args.item_key, "time": args.time_key,
+                        "user": args.user_key}}
+    runs.save_run(args.out, model, vocab, info, log, metrics, users)
     last = log[-1]
     print(f"trained {args.model} for {len(log)} epochs: loss {last['loss']:.4f}, "
           f"{last['events_per_s']:.0f} events/s; saved {args.out}", file=sys.stderr)
@@ -129,11 +143,26 @@ def _evaluate(args):
     cutoffs = _cutoffs(args.cutoffs)
     test = _load(args.test, args)
     from zoo import runs
-    from zoo.evaluate import evaluate
+    from zoo.evaluate import evaluate_run, resolve_protocol
 
     run = runs.load_run(args.run_dir)
-    _print_metrics(evaluate(run.model, test, run.vocab, cutoffs=cutoffs, ties=args.ties,
-                            batch_size=args.batch_size), args.json)
+    protocol = resolve_protocol(run.model, test, args.protocol)
+    history = _history(args, run) if protocol == "user" else None
+    _print_metrics(evaluate_run(run.model, test, run.vocab, protocol, history, run.users, cutoffs=cutoffs,
+                                ties=args.ties, batch_size=args.batch_size), args.json)
+
+
+def _history(args, run):
+    """The events before the test: --history (read with this command's columns) or the run's training log."""
+    from zoo.datasets.io import load_events
+
+    if args.history:
+        return _load(args.history, args)
+    path, columns = run.info.get("train"), run.info.get("columns", {})
+    if not path or not os.path.isfile(path):
+        raise UserError(f"the run's training log {path} is not there; pass the events before the test with --history")
+    return load_events(path, session_key=columns.get("session", "SessionId"), item_key=columns.get("item", "ItemId"),
+                       time_key=columns.get("time", "Time"), user_key=columns.get("user"))
 
 
 def _recommend(args):

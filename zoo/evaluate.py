@@ -15,17 +15,33 @@ everything equally is ranked last under `conservative`, first under `standard`. 
 is unknown to the model are removed from their session (the session continues without them) and
 counted, then sessions left with fewer than 2 events are dropped and counted, as the reference does.
 
+User protocol (`evaluate_users`, for personalized models; any model can run it): the test events
+are played per user after that user's history (the training events), in user-parallel slots, the
+states carried as in training: HRNN builds its user state from the earlier sessions, the user-gated
+GRU uses the user's embedding (the fallback vector for users unseen in training), and the other
+models start every session from zero, so their numbers equal the session protocol's. A test session
+whose id also occurs in the user's history continues that session (leave-one-out: the history is the
+start of the sequence and only the held-out events are ranked); any other test session starts anew
+after the history. Every test event with an event before it in its session is ranked over all
+training items, with the same tie modes and metrics.
+
+`evaluate_run` picks the protocol: `session` or `user` as asked; `auto` runs the user protocol when
+the model is personalized and the test events have user ids, the session protocol otherwise.
+
 Sampled protocol (HR@K, NDCG@K against N given negatives per test case, e.g. S3-Rec's 99 fixed
 negatives for LastFM): NOT comparable with full ranking; reported under `sampled_` keys.
 """
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
-from zoo.datasets.batches import order_sessions, session_parallel_batches
-from zoo.datasets.io import ITEM, SESSION
-from zoo.errors import ConfigError, DataError
+from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
+from zoo.datasets.io import ITEM, SESSION, TIME, USER
+from zoo.datasets.vocab import Vocabulary
+from zoo.errors import ConfigError, DataError, UserError
 
 TIE_MODES = ("standard", "conservative", "median")
+PROTOCOLS = ("auto", "session", "user")
 
 
 def ranks_from_counts(greater, equal, ties):
@@ -68,16 +84,20 @@ def known_items(test, item_vocab, min_session_length=2):
     return long_enough, counts
 
 
+def _greater_equal(scores, targets):
+    """#scores above and #scores equal to each row's target score (the target included)."""
+    target_scores = tf.gather(scores, targets, batch_dims=1)[:, tf.newaxis]
+    greater = tf.reduce_sum(tf.cast(scores > target_scores, tf.int32), axis=1)
+    equal = tf.reduce_sum(tf.cast(scores == target_scores, tf.int32), axis=1)
+    return greater, equal
+
+
 def _rank_counter(model):
     @tf.function(reduce_retracing=True)
     def count(items, targets, reset, states):
         states = model.reset_states(states, reset)
         hidden, states = model.step(items, states, training=False)
-        scores = model.score_all(hidden)
-        target_scores = tf.gather(scores, targets, batch_dims=1)[:, tf.newaxis]
-        greater = tf.reduce_sum(tf.cast(scores > target_scores, tf.int32), axis=1)
-        equal = tf.reduce_sum(tf.cast(scores == target_scores, tf.int32), axis=1)
-        return greater, equal, states
+        return (*_greater_equal(model.score_all(hidden), targets), states)
 
     return count
 
@@ -113,10 +133,7 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         metrics = evaluate(model, load_events("test.tsv"), vocab, cutoffs=(20,))
         metrics["recall@20"], metrics["mrr@20"]
     """
-    if ties not in TIE_MODES:
-        raise ConfigError(f"ties must be one of {', '.join(TIE_MODES)}, got {ties!r}")
-    if not cutoffs or min(cutoffs) < 1:
-        raise ConfigError(f"cutoffs must be positive integers, got {cutoffs}")
+    _check_ranking(ties, cutoffs)
     test, counts = known_items(test, item_vocab)
     if test.empty:
         raise DataError("no test session is left after dropping items unknown to the model "
@@ -125,6 +142,134 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
     ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
     return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
             "ties": ties, **counts}
+
+
+def _check_ranking(ties, cutoffs):
+    if ties not in TIE_MODES:
+        raise ConfigError(f"ties must be one of {', '.join(TIE_MODES)}, got {ties!r}")
+    if not cutoffs or min(cutoffs) < 1:
+        raise ConfigError(f"cutoffs must be positive integers, got {cutoffs}")
+
+
+def _user_rank_counter(model):
+    """(advance, count): one user-parallel step without and with ranking the targets."""
+
+    def play(items, reset, user_start, users, states):
+        states = model.start_sessions(states, reset, user_start)
+        return model.step(items, states, users=users)
+
+    @tf.function(reduce_retracing=True)
+    def advance(items, reset, user_start, users, states):
+        return play(items, reset, user_start, users, states)[1]
+
+    @tf.function(reduce_retracing=True)
+    def count(items, targets, reset, user_start, users, states):
+        hidden, states = play(items, reset, user_start, users, states)
+        return (*_greater_equal(model.score_all(hidden), targets), states)
+
+    return advance, count
+
+
+def user_events(test, history, item_vocab):
+    """The history events of the test users followed by their test events, items known to the vocabulary.
+
+    Returns:
+        (events frame, bool array: the event is a test event, number of test events dropped as unknown).
+
+    Raises:
+        DataError: the test or history events have no user ids.
+    """
+    for name, frame in (("test", test), ("history", history)):
+        if USER not in frame:
+            raise DataError(f"the {name} events have no user ids (a UserId column, or --user-key): "
+                            "the user protocol needs them")
+    known = item_vocab.encode(test[ITEM]) >= 0
+    test = test[known]
+    history = history[history[USER].isin(test[USER].unique()) & (item_vocab.encode(history[ITEM]) >= 0)]
+    columns = [SESSION, ITEM, TIME, USER]
+    events = pd.concat([history[columns], test[columns]], ignore_index=True)
+    return events, np.arange(len(events)) >= len(history), int((~known).sum())
+
+
+def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5, 10, 20), ties="conservative",
+                   batch_size=512):
+    """Full-ranking Recall@K and MRR@K under the user protocol (see the module docstring).
+
+    Args:
+        model: a trained SessionRecommender.
+        test: canonical event frame with `UserId`.
+        item_vocab: the training item vocabulary.
+        history: the events before the test (the training events), with `UserId`.
+        user_vocab: the training user vocabulary (`users.json`) of a model with user embeddings;
+            None: every user counts as unseen.
+        cutoffs, ties: as `evaluate`.
+        batch_size: users played in parallel.
+
+    Returns:
+        dict with `recall@K`, `mrr@K`, `events` (ranked), `sessions` (with a ranked event), `users`,
+        `ties`, `protocol` ("user") and the counts of dropped unknown-item events and of test sessions
+        left without a ranked event.
+
+    Example:
+
+        metrics = evaluate_users(run.model, test, run.vocab, history=train, user_vocab=run.users)
+    """
+    _check_ranking(ties, cutoffs)
+    events, is_test, dropped_unknown = user_events(test, history, item_vocab)
+    if not is_test.any():
+        raise DataError(f"no test event is left after dropping items unknown to the model ({dropped_unknown} events)")
+    users = Vocabulary.fit(events[USER])
+    # each event's position as its "item": the batches then say which events a pair's input and target are
+    positions = events.assign(**{ITEM: np.arange(len(events))})
+    order = order_sessions(positions, Vocabulary(np.arange(len(events)), "int"), users)
+    batches = user_parallel_batches(order, batch_size)
+    items = item_vocab.encode(events[ITEM])
+    ranked = batches.mask & is_test[batches.targets]
+    user_ids = users.decode(np.arange(len(users)))
+    model_users = np.full(len(users), -1, np.int32) if user_vocab is None else user_vocab.encode(user_ids)
+    advance, count = _user_rank_counter(model)
+    states, greater, equal = model.initial_states(batch_size), [], []
+    for t in range(batches.n_steps):
+        step = (items[batches.items[t]], batches.reset[t], batches.user_start[t], model_users[batches.users[t]])
+        if ranked[t].any():
+            g, e, states = count(step[0], items[batches.targets[t]], *step[1:], states)
+            greater.append(g.numpy()[ranked[t]])
+            equal.append(e.numpy()[ranked[t]])
+        else:
+            states = advance(*step, states)
+    if not greater:
+        raise DataError("no test event has an event before it in its session: nothing to rank")
+    ranks = ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+    sessions = events[SESSION].to_numpy()
+    test_sessions = pd.unique(sessions[is_test])
+    ranked_sessions = pd.unique(sessions[batches.targets[ranked]])
+    return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": int(len(ranked_sessions)),
+            "users": int(events[USER][is_test].nunique()), "ties": ties, "protocol": "user",
+            "dropped_unknown_item_events": dropped_unknown,
+            "dropped_short_sessions": int(len(test_sessions) - len(ranked_sessions))}
+
+
+def resolve_protocol(model, test, protocol="auto"):
+    """`session` or `user`: `protocol` itself, or for `auto` the module docstring's choice."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if protocol == "auto":
+        return "user" if model.personalized and USER in test else "session"
+    return protocol
+
+
+def evaluate_run(model, test, item_vocab, protocol="auto", history=None, user_vocab=None, **options):
+    """`evaluate` or `evaluate_users` by `protocol` (see the module docstring); `options`: cutoffs, ties, batch_size.
+
+    Raises:
+        UserError: an unknown protocol, or the user protocol without `history`.
+    """
+    protocol = resolve_protocol(model, test, protocol)
+    if protocol == "session":
+        return {**evaluate(model, test, item_vocab, **options), "protocol": "session"}
+    if history is None:
+        raise UserError("the user protocol needs the events before the test (the training events)")
+    return evaluate_users(model, test, item_vocab, history, user_vocab, **options)
 
 
 def evaluate_sampled(model, histories, targets, negatives, cutoffs=(1, 5, 10), ties="conservative"):

@@ -37,8 +37,9 @@ Named deviations from the reference code:
     and a one-hot input.
 
 Inference: `encode(items, session_starts=...)` plays a user's earlier sessions (flags mark where
-each new session begins) to build c, then the current session; `zoo.evaluate.evaluate_users` does
-this for each test user from the training events.
+each new session begins; as in training, each earlier session's last event is not played) to build
+c, then the current session; `zoo.evaluate.evaluate_users` does this for each test user from the
+training events, in the user-parallel layout of training.
 """
 import keras
 import tensorflow as tf

@@ -2,6 +2,7 @@
 
     RUN_DIR/model.keras     the Keras model (weights and config)
     RUN_DIR/vocab.json      the item vocabulary: index <-> item id as given in the training data
+    RUN_DIR/users.json      the user vocabulary (personalized models only)
     RUN_DIR/config.json     model name, full configuration, data columns, training data summary
     RUN_DIR/train_log.json  per-epoch loss, seconds and events/s
     RUN_DIR/metrics.json    test metrics, when a test set was given
@@ -20,6 +21,7 @@ from zoo.errors import UserError
 from zoo.files import atomic_path, write_json
 
 MODEL, VOCAB, CONFIG, LOG, METRICS = "model.keras", "vocab.json", "config.json", "train_log.json", "metrics.json"
+USERS = "users.json"
 
 
 @dataclasses.dataclass
@@ -27,18 +29,24 @@ class Run:
     model: object
     vocab: Vocabulary
     info: dict  # contents of config.json
+    users: Vocabulary = None  # personalized models only
 
     @property
     def config(self):
         return self.info["config"]
 
 
-def save_run(out_dir, model, vocab, info, log_rows, metrics=None):
-    """Writes a complete run directory atomically (replacing none: `out_dir` must not exist)."""
+def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
+    """Writes a complete run directory atomically (replacing none: `out_dir` must not exist).
+
+    `users`: the user vocabulary of a personalized model.
+    """
     with atomic_path(out_dir) as tmp:
         os.makedirs(tmp)
         model.save(os.path.join(tmp, MODEL))
         vocab.save(os.path.join(tmp, VOCAB))
+        if users is not None:
+            users.save(os.path.join(tmp, USERS))
         write_json(os.path.join(tmp, CONFIG), info)
         write_json(os.path.join(tmp, LOG), log_rows)
         if metrics is not None:
@@ -69,21 +77,43 @@ def load_run(run_dir):
         raise UserError(f"{run_dir}/{MODEL} cannot be loaded: {str(e).splitlines()[0]}") from None
     if model.n_items != len(vocab):
         raise UserError(f"{run_dir}: the model has {model.n_items} items but vocab.json {len(vocab)}")
-    return Run(model, vocab, info)
+    users = None
+    if model.personalized:
+        if not os.path.isfile(os.path.join(run_dir, USERS)):
+            raise UserError(f"{run_dir}: not a complete run directory, {USERS} is missing")
+        users = Vocabulary.load(os.path.join(run_dir, USERS))
+        if model.n_users != len(users):
+            raise UserError(f"{run_dir}: the model has {model.n_users} users but {USERS} {len(users)}")
+    return Run(model, vocab, info, users)
 
 
-def recommend(model, vocab, item_ids, k=10, exclude_history=False):
+def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessions=(), user=None, users=None):
     """Top-k next items after the session `item_ids` (ids as given; unknown ids are skipped).
+
+    Personalized models: `earlier_sessions` (the user's sessions before this one, oldest first, each
+    a list of item ids) are replayed first (each one's last event only as a target, as in training),
+    so HRNN builds its user state from them; `user` (an id of `users`, the run's user vocabulary)
+    picks the user-gated GRU's user vector, and an unseen or absent user gets its fallback vector.
+    Other models start the session from zero whatever came before.
 
     Returns:
         (list of (item id, score) best first, list of the ids that were skipped as unknown).
     """
-    indices = vocab.encode(list(item_ids))
-    known = indices[indices >= 0]
-    unknown = [i for i, x in zip(item_ids, indices) if x < 0]
+    given = [list(session) for session in (*earlier_sessions, item_ids)]
+    codes = [vocab.encode(session) for session in given]
+    unknown = [i for session, c in zip(given, codes) for i, x in zip(session, c) if x < 0]
+    played = [c[c >= 0] for c in codes]
+    known = played[-1]
     if known.size == 0:
         raise UserError("none of the given items is known to the model")
-    scores = model(known[np.newaxis, :]).numpy()[0]
+    played = [c for c in played if c.size]
+    items = np.concatenate(played)[np.newaxis, :]
+    starts = np.zeros(items.shape, bool)
+    starts[0, np.cumsum([len(c) for c in played])[:-1]] = True
+    inputs = {"items": items, "session_starts": starts}
+    if user is not None and users is not None:
+        inputs["users"] = users.encode([user])
+    scores = model(inputs).numpy()[0]
     if exclude_history:
         scores[known] = -np.inf
     k = min(k, int(np.isfinite(scores).sum()))
