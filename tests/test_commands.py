@@ -36,7 +36,8 @@ def error_of(capsys, argv):
 
 
 def test_train_writes_a_complete_run_directory(run_dir):
-    assert sorted(os.listdir(run_dir)) == ["config.json", "metrics.json", "model.keras", "train_log.json", "vocab.json"]
+    assert sorted(os.listdir(run_dir)) == ["checkpoint", "config.json", "metrics.json", "model.keras", "train_log.json",
+                                           "vocab.json"]
     info = json.loads((run_dir / "config.json").read_text())
     assert info["model"] == "gru4rec" and info["config"]["layers"] == [16] and info["config"]["epochs"] == 2
     assert info["config"]["logq"] == 1.0  # from the preset, not overridden
@@ -98,7 +99,7 @@ def test_user_mistakes_are_one_line_errors(capsys, argv, words):
 def test_existing_run_directory_is_not_overwritten(run_dir, data, capsys):
     before = (run_dir / "model.keras").stat().st_mtime
     err = error_of(capsys, ["train", "--train", str(data / "train.tsv"), "--out", str(run_dir), *SMALL])
-    assert "exists" in err and (run_dir / "model.keras").stat().st_mtime == before
+    assert "exists; pass --resume" in err and (run_dir / "model.keras").stat().st_mtime == before
 
 
 def test_damaged_run_directories_are_reported(run_dir, tmp_path, capsys):
@@ -114,3 +115,25 @@ def test_damaged_run_directories_are_reported(run_dir, tmp_path, capsys):
 
 def test_unknown_items_only_is_a_clear_error(run_dir, capsys):
     assert "none of the given items" in error_of(capsys, ["recommend", str(run_dir), "--items", "zz1,zz2"])
+
+
+def test_resume_trains_more_epochs_with_the_saved_settings(run_dir, data, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "more"
+    shutil.copytree(run_dir, copy)
+    (copy / "model.keras").unlink()  # as if the run had been interrupted after its last checkpoint
+    capsys.readouterr()
+    assert "model.keras is missing" in error_of(capsys, ["recommend", str(copy), "--items", "1"])
+    code = main(["train", "--train", str(data / "train.tsv"), "--out", str(copy), "--resume", "--epochs", "3",
+                 "--quiet"])
+    assert code in (0, None)
+    log = json.loads((copy / "train_log.json").read_text())
+    assert [row["epoch"] for row in log] == [1, 2, 3]
+    info = json.loads((copy / "config.json").read_text())
+    assert info["config"]["layers"] == [16] and info["config"]["epochs"] == 3  # the checkpoint's settings
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(data, tmp_path, capsys):
+    err = error_of(capsys, ["train", "--train", str(data / "train.tsv"), "--out", str(tmp_path / "new"), "--resume"])
+    assert "no checkpoint to resume from" in err

@@ -68,6 +68,17 @@ def seed_states(model):
     return [g.state for layer in model._flatten_layers() for g in getattr(layer, "_seed_generators", [])]
 
 
+def saved_config(directory):
+    """The configuration a checkpoint was trained with (UserError if there is none)."""
+    if not exists(directory):
+        raise UserError(f"{directory}: no checkpoint to resume from")
+    try:
+        with open(os.path.join(directory, STATE)) as f:
+            return json.load(f)["config"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{directory}/{STATE} is damaged: {e}") from None
+
+
 def exists(directory):
     return os.path.isfile(os.path.join(directory, STATE)) and os.path.isfile(os.path.join(directory, MODEL))
 

@@ -1,6 +1,7 @@
 """`zoo train`, `zoo evaluate`, `zoo recommend`: parse, call the library, print."""
 import json
 import os
+import shutil
 import sys
 
 from zoo.errors import UserError
@@ -38,6 +39,11 @@ def _add_train(subparsers):
                    help="override one option, e.g. --set layers=200 --set learning_rate=0.1 (repeatable)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted (or finished, to train more --epochs) run in RUN_DIR "
+                        "from its last checkpoint, with its settings")
+    p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+                   help="checkpoint every STEPS steps too (default: at the end of every epoch only)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_columns(p)
     _add_ranking(p)
@@ -110,13 +116,20 @@ def _print_metrics(metrics, as_json=False):
 
 
 def _train(args):
-    from zoo import presets, registry
+    from zoo import checkpoints, presets, registry
 
     registry.model_class(args.model)
-    config = presets.resolve(args.preset, args.set, epochs=args.epochs)
+    checkpoint_dir = os.path.join(args.out, "checkpoint")
+    if args.resume and not (args.preset or args.set):  # the checkpoint's own settings, more epochs allowed
+        config = presets.resolve(sets=[], **{**checkpoints.saved_config(checkpoint_dir), "epochs": args.epochs})
+    else:
+        config = presets.resolve(args.preset, args.set, epochs=args.epochs)
     cutoffs = _cutoffs(args.cutoffs)
-    if os.path.exists(args.out) and not args.overwrite:
-        raise UserError(f"{args.out} exists; choose another --out or pass --overwrite")
+    if args.checkpoint_every < 0:
+        raise UserError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if os.path.exists(args.out) and not (args.overwrite or args.resume):
+        raise UserError(f"{args.out} exists; pass --resume to continue it, --overwrite to start again, "
+                        "or choose another --out")
     train = _load(args.train, args)
     test = _load(args.test, args) if args.test else None  # fail on a bad test file before training
 
@@ -124,7 +137,11 @@ def _train(args):
     from zoo.evaluate import evaluate_run
 
     users = training.user_vocabulary(train, args.model)
-    model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1, user_vocab=users)
+    if args.overwrite and not args.resume and os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1, user_vocab=users,
+                                     checkpoint_dir=checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                                     resume=args.resume)
     metrics = None
     if test is not None:
         metrics = evaluate_run(model, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=args.ties)

@@ -7,8 +7,10 @@
     RUN_DIR/train_log.json  per-epoch loss, seconds and events/s
     RUN_DIR/metrics.json    test metrics, when a test set was given
 
-The directory is written in a temporary place and moved into position complete, so an interrupted
-run leaves no half-written run directory.
+    RUN_DIR/checkpoint/     the last training checkpoint (`zoo train --resume` continues from it)
+
+Every file is written atomically and `model.keras` last, so a run directory is either complete or
+visibly unfinished (no `model.keras`), never half-written.
 """
 import dataclasses
 import json
@@ -37,20 +39,21 @@ class Run:
 
 
 def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
-    """Writes a complete run directory atomically (replacing none: `out_dir` must not exist).
+    """Writes the run's files into `out_dir` (created if needed), each atomically, the model last.
 
-    `users`: the user vocabulary of a personalized model.
+    `users`: the user vocabulary of a personalized model. A directory without `model.keras` is an
+    unfinished run (its `checkpoint/` can be resumed).
     """
-    with atomic_path(out_dir) as tmp:
-        os.makedirs(tmp)
-        model.save(os.path.join(tmp, MODEL))
-        vocab.save(os.path.join(tmp, VOCAB))
-        if users is not None:
-            users.save(os.path.join(tmp, USERS))
-        write_json(os.path.join(tmp, CONFIG), info)
-        write_json(os.path.join(tmp, LOG), log_rows)
-        if metrics is not None:
-            write_json(os.path.join(tmp, METRICS), metrics)
+    os.makedirs(out_dir, exist_ok=True)
+    vocab.save(os.path.join(out_dir, VOCAB))
+    if users is not None:
+        users.save(os.path.join(out_dir, USERS))
+    write_json(os.path.join(out_dir, CONFIG), info)
+    write_json(os.path.join(out_dir, LOG), log_rows)
+    if metrics is not None:
+        write_json(os.path.join(out_dir, METRICS), metrics)
+    with atomic_path(os.path.join(out_dir, MODEL)) as tmp:
+        model.save(tmp)
 
 
 def load_run(run_dir):
