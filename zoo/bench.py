@@ -1,5 +1,6 @@
 """`zoo bench ...` subcommands: timings of parts of the system."""
 from zoo import bench_pipeline, bench_train
+from zoo.export import bench as export_bench
 
 
 def add_commands(subparsers):
@@ -8,3 +9,4 @@ def add_commands(subparsers):
     commands.required = True
     bench_pipeline.add_commands(commands)
     bench_train.add_commands(commands)
+    export_bench.add_commands(commands)
