@@ -1,5 +1,5 @@
-"""`zoo bench serve` (latencies and file sizes of an export) and `zoo bench quantization` (the Recall@N
-and MRR@N of each TFLite variant on a test log)."""
+"""`zoo bench serve` (latencies and file sizes of an export), `zoo bench quantization` (the Recall@N
+and MRR@N of each TFLite variant on a test log) and `zoo bench parity` (see `parity`)."""
 import json
 import os
 import time
@@ -156,6 +156,12 @@ def add_commands(commands):
     p.add_argument("--cutoff", type=int, default=20, help="N of Recall@N and MRR@N (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_quantization)
+    p = commands.add_parser("parity", help="how closely an export's answers match the Keras model of its run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("dir", metavar="DIR", help="deployment directory of `zoo export` of that run")
+    p.add_argument("--test", required=True, metavar="PATH", help="test event log")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_parity)
 
 
 def _serve(args):
@@ -184,3 +190,20 @@ def _quantization(args):
         change = f"  (recall {metrics['recall_change']:+.2%} vs float32)" if "recall_change" in metrics else ""
         print(f"{name:<20} recall@{args.cutoff} {metrics[f'recall@{args.cutoff}']:.4f}  "
               f"mrr@{args.cutoff} {metrics[f'mrr@{args.cutoff}']:.4f}{change}")
+
+
+def _parity(args):
+    from zoo import runs
+
+    from .parity import bench_parity
+
+    result = bench_parity(runs.load_run(args.run_dir), args.dir, args.test)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return
+    print(f"{result['sessions']} test sessions, whole session as history")
+    for name, r in result.items():
+        if isinstance(r, dict):
+            print(f"{name:<20} max |score diff| {r['max_abs_score_diff']:.2e}  p99 {r['p99_abs_score_diff']:.2e}  "
+                  f"within {result['tolerance']:g}: {r['share_within_tolerance']:.2%}  "
+                  f"top-10 identical: {r['top10_identical']:.2%}")

@@ -33,3 +33,18 @@ def test_bench_quantization_float32_recall_is_the_keras_recall(exported, log, tm
     assert result["model.tflite"]["recall@20"] == pytest.approx(keras["recall@20"], abs=1.5 / keras["events"])
     assert result["model.tflite"]["mrr@20"] == pytest.approx(keras["mrr@20"], abs=1e-2)
     assert abs(result["model_int8.tflite"]["recall_change"]) < 0.05
+
+
+def test_bench_parity_of_the_saved_model_and_tflite(exported, log, tmp_path, capsys):  # noqa: F811
+    from zoo import runs
+
+    run, out = exported("gru4rec")
+    runs.save_run(str(tmp_path / "run"), run.model, run.vocab, run.info, [])
+    log.to_csv(tmp_path / "test.tsv", sep="\t", index=False)
+    capsys.readouterr()
+    assert main(["bench", "parity", str(tmp_path / "run"), str(out), "--test", str(tmp_path / "test.tsv"),
+                 "--json"]) in (0, None)
+    result = json.loads(capsys.readouterr().out)
+    assert result["sessions"] == log.SessionId.nunique()
+    assert result["saved_model"]["max_abs_score_diff"] <= 1e-5 and result["saved_model"]["top10_identical"] == 1.0
+    assert result["model.tflite"]["max_abs_score_diff"] <= 1e-4 and result["model.tflite"]["top10_identical"] >= 0.99
