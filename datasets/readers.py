@@ -9,7 +9,10 @@ The session-rec "prepared" files (tab, header `SessionId ItemId Time`) need no r
 import csv
 import dataclasses
 
-from zoo.errors import ConfigError
+import numpy as np
+import pandas as pd
+
+from zoo.errors import ConfigError, DataError
 
 from .io import ITEM, SESSION, TIME, USER, check_columns, first_line, parse_time, read_table, to_canonical
 
@@ -86,6 +89,27 @@ def read_lastfm1k(path, item="track"):
     return to_canonical(raw, path, {ITEM: item, TIME: "time", USER: "user"})
 
 
+def read_user_sequences(path):
+    """User sequences, one user a line: `user item item ...` separated by blanks, in time order.
+
+    The format of S3-Rec's `LastFM.txt` (no timestamps). Each user's sequence is one session
+    (`SessionId` = `UserId` = the user) and `Time` is the position in the line (0, 1, ...), which
+    keeps the order; lines without items are skipped.
+    """
+    try:
+        with open(path) as f:
+            rows = [line.split() for line in f]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read the file: {getattr(e, 'strerror', None) or e}") from None
+    rows = [row for row in rows if len(row) > 1]
+    if not rows:
+        raise DataError(f"{path}: no user with items (expected lines 'user item item ...')")
+    lengths = [len(row) - 1 for row in rows]
+    users = np.repeat([row[0] for row in rows], lengths)
+    return pd.DataFrame({SESSION: users, ITEM: [item for row in rows for item in row[1:]],
+                         TIME: np.concatenate([np.arange(n, dtype=np.float64) for n in lengths]), USER: users})
+
+
 @dataclasses.dataclass(frozen=True)
 class Source:
     """Where a dataset's event file comes from and how to read it.
@@ -144,5 +168,10 @@ SOURCES = {
         "userid-timestamp-artid-artname-traid-traname.tsv",
         url="http://mtg.upf.edu/static/datasets/last.fm/lastfm-dataset-1K.tar.gz",
         member="lastfm-dataset-1K/userid-timestamp-artid-artname-traid-traname.tsv",
+    ),
+    "lastfm-s3rec": Source(
+        read_user_sequences,
+        "LastFM.txt",
+        manual="download data/LastFM.txt of https://github.com/RUCAIBox/CIKM2020-S3Rec (S3-Rec's LastFM sequences)",
     ),
 }

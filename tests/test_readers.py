@@ -8,6 +8,7 @@ from zoo.datasets.readers import (
     read_movielens,
     read_retailrocket,
     read_rsc15,
+    read_user_sequences,
 )
 from zoo.errors import ConfigError, DataError
 
@@ -117,3 +118,12 @@ def test_every_source_has_a_reader_and_a_download_or_instructions():
     for name, source in SOURCES.items():
         assert callable(source.reader), name
         assert (source.url is None) != (source.manual is None), name
+
+
+def test_user_sequences_one_session_per_user_in_line_order(tmp_path):
+    events = read_user_sequences(write(tmp_path, "LastFM.txt", "7 3 1 3\n\n8 5\n9\n"))
+    assert events.columns.tolist() == ["SessionId", "ItemId", "Time", "UserId"]
+    assert events["UserId"].tolist() == events["SessionId"].tolist() == ["7", "7", "7", "8"]
+    assert events["ItemId"].tolist() == ["3", "1", "3", "5"] and events["Time"].tolist() == [0, 1, 2, 0]
+    with pytest.raises(DataError, match="no user with items"):
+        read_user_sequences(write(tmp_path, "empty.txt", "1\n"))
