@@ -61,19 +61,20 @@ def log():
     return ring_log(seed=1)
 
 
+_EXPORTS = {}  # shared by every test module (a fixture imported into several modules is one per module)
+
+
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory):
-    """model name -> (Run, export directory); each model trained and exported (all formats) once, lazily."""
+    """model name -> (run, export directory); each model trained and exported (all formats) once, lazily."""
     from zoo.export.exporter import export_run
 
-    cache = {}
-
     def get(model_name):
-        if model_name not in cache:
+        if model_name not in _EXPORTS:
             run = train_run(model_name)
             out = tmp_path_factory.mktemp(f"export-{model_name}")
             export_run(run, str(out), max_k=50, default_k=10)
-            cache[model_name] = run, out
-        return cache[model_name]
+            _EXPORTS[model_name] = run, out
+        return _EXPORTS[model_name]
 
     return get
