@@ -62,3 +62,23 @@ def test_constrained_embedding_shares_input_and_output_vectors():
 def test_bad_options_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         GRU4Rec(n_items=5, **bad)
+
+
+def test_reset_after_variant_is_the_pytorch_grucell_equation():
+    """c = tanh(x W_c + b_c + r * (h U_c + b'_c)), h' = (1 - z) h + z c."""
+    core = GRUCore(3, reset_after=True)
+    core.build(2)
+    rng = np.random.default_rng(5)
+    core.bias.assign(rng.normal(size=9).astype("float32"))
+    core.recurrent_bias.assign(rng.normal(size=3).astype("float32"))
+    x, h = rng.normal(size=(4, 2)).astype("float32"), rng.normal(size=(4, 3)).astype("float32")
+    W, U, b, b2 = core.input_kernel.numpy(), core.recurrent_kernel.numpy(), core.bias.numpy(), core.recurrent_bias.numpy()
+    r = sigmoid(x @ W[:, 0:3] + h @ U[:, 0:3] + b[0:3])
+    z = sigmoid(x @ W[:, 3:6] + h @ U[:, 3:6] + b[3:6])
+    c = np.tanh(x @ W[:, 6:9] + b[6:9] + r * (h @ U[:, 6:9] + b2))
+    (got,) = core.step(core.project(tf.constant(x)), [tf.constant(h)])
+    np.testing.assert_allclose(got.numpy(), (1 - z) * h + z * c, rtol=1e-5, atol=1e-6)
+
+
+def test_reset_after_gru4rec_passes_the_shared_model_checks(tmp_path):
+    check_model(lambda **kw: GRU4Rec(layers=[16], seed=4, reset_after=True, **kw), tmp_path)

@@ -48,6 +48,8 @@ DEFAULTS = {
     "epochs": 10,
     "seed": 42,
     "steps_per_execution": 64,
+    # GRU4Rec only: the PyTorch port's reset-after GRU (see zoo.gru4rec)
+    "reset_after": False,
     # personalized models (see zoo.hrnn, zoo.user_gru)
     "user_units": 100,
     "user_propagation_mode": "init",
@@ -146,7 +148,7 @@ def validate(config):
             raise ConfigError(f"{key} must be {requirement}, got {config[key]!r}")
 
 
-MODEL_SPECIFIC_KEYS = {"user_units": "hrnn", "user_propagation_mode": "hrnn", "dropout_p_user": "hrnn",
+MODEL_SPECIFIC_KEYS = {"reset_after": "gru4rec", "user_units": "hrnn", "user_propagation_mode": "hrnn", "dropout_p_user": "hrnn",
                        "dropout_p_init": "hrnn", "user_embedding": "user_gru", "user_mode": "user_gru",
                        "user_unknown_p": "user_gru"}
 
