@@ -57,7 +57,10 @@ def to_array(value, info, name):
     """A JSON value -> NumPy array of the dtype of the signature input `info`."""
     dtype = tf.dtypes.as_dtype(info.dtype)
     shape, leaves = _flatten(value, dtype, name)
-    return np.array(leaves, dtype=object if dtype == tf.string else dtype.as_numpy_dtype).reshape(shape)
+    try:
+        return np.array(leaves, dtype=object if dtype == tf.string else dtype.as_numpy_dtype).reshape(shape)
+    except OverflowError:
+        raise _bad(f"input {name!r} holds a value out of the range of {dtype.name}") from None
 
 
 def _json_value(array):

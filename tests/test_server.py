@@ -213,6 +213,7 @@ def test_rest_status_and_metadata(endpoint):
     {"instances": [{"item_ids": ["x"]}, {"item_ids": ["x", "x"]}]},
     {"inputs": {"item_ids": [["x"]], "k": 0}},
     {"inputs": {"item_ids": [["x"]], "k": 2.5}},
+    {"inputs": {"item_ids": [["x"]], "k": 10 ** 12}},
     {"inputs": {"item_ids": [[]]}},
     {"inputs": {"item_ids": [["unknown"]]}},
     {"inputs": {"k": 3}},
