@@ -66,13 +66,24 @@ class RecurrentCore(keras.layers.Layer):
     """One recurrent layer, seen one step at a time: `(x_proj, states) -> new states`.
 
     `states[0]` is the layer's output h. `project(x)` is the input product x.W_x, kept apart so that
-    one-hot input can replace it by a table lookup. Subclasses set `projection_dim` and
-    `state_sizes`, and implement `build(input_dim)` and `step`.
+    one-hot input can replace it by a table lookup. Subclasses set `gates` (the blocks of the input
+    projection), override `state_sizes` if the state is more than h, and implement
+    `build(input_dim)` and `step`.
     """
+
+    gates = 1
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units = units
+
+    @property
+    def projection_dim(self):
+        return self.gates * self.units
+
+    @property
+    def state_sizes(self):
+        return [self.units]
 
     def project(self, x):
         return tf.matmul(x, self.input_kernel)

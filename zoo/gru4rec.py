@@ -49,13 +49,7 @@ class GRUCore(RecurrentCore):
         super().__init__(units, **kwargs)
         self.reset_after = reset_after
 
-    @property
-    def projection_dim(self):
-        return 3 * self.units
-
-    @property
-    def state_sizes(self):
-        return [self.units]
+    gates = 3
 
     def build(self, input_dim):
         units = self.units

@@ -18,9 +18,7 @@ from zoo.gru4rec import gate_blocks_initializer
 class LSTMCore(RecurrentCore):
     """The standard LSTM step. State: [h, c]; `projection_dim` = 4 * units (gates i, f, g, o)."""
 
-    @property
-    def projection_dim(self):
-        return 4 * self.units
+    gates = 4
 
     @property
     def state_sizes(self):

@@ -14,14 +14,6 @@ from zoo.base import RecurrentCore, SessionRecommender, glorot_uniform
 class ElmanCore(RecurrentCore):
     """h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h). State: [h]."""
 
-    @property
-    def projection_dim(self):
-        return self.units
-
-    @property
-    def state_sizes(self):
-        return [self.units]
-
     def build(self, input_dim):
         units = self.units
         if input_dim is not None:
