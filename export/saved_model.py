@@ -23,8 +23,10 @@ K = tf.TensorSpec([], tf.int32, name="k")
 EXCLUDE = tf.TensorSpec([], tf.bool, name="exclude_history")
 
 
-def _require(condition, message):
-    tf.debugging.Assert(condition, [message])
+def _require(condition, message, value):
+    """`value`, computed only after `condition` held (else INVALID_ARGUMENT with `message`)."""
+    with tf.control_dependencies([tf.debugging.Assert(condition, [message])]):
+        return tf.identity(value)
 
 
 def serving_module(model, item_ids, max_k=100, default_k=10, user_ids=None):
@@ -34,25 +36,24 @@ def serving_module(model, item_ids, max_k=100, default_k=10, user_ids=None):
     state_spec = tf.TensorSpec([None, sig.state_size], tf.float32, name="state")
     defaults = {"k": sig.default_k, "exclude_history": False}
 
-    def check_k(k):
-        _require(tf.logical_and(k >= 1, k <= sig.max_k), f"k must be between 1 and {sig.max_k}")
+    def checked_k(k):
+        return _require(tf.logical_and(k >= 1, k <= sig.max_k), f"k must be between 1 and {sig.max_k}", k)
 
     def known_history(item_ids):
         history = sig.lookup(item_ids)
-        _require(tf.reduce_all(tf.reduce_any(history >= 0, axis=1)),
-                 "every history needs at least one known item id (a row is empty, padding or unknown ids only)")
-        return history
+        return _require(tf.reduce_all(tf.reduce_any(history >= 0, axis=1)), "every history needs at least one "
+                        "known item id (a row is empty, padding or unknown ids only)", history)
 
     def serving_default(item_ids, k, exclude_history, **user):
-        check_k(k)
+        history = known_history(item_ids)
         with sig.weights():
-            return sig.recommend(known_history(item_ids), k, exclude_history, **user)
+            return sig.recommend(history, checked_k(k), exclude_history, **user)
 
     def step(item_id, state, k, **user):
-        check_k(k)
-        _require(tf.equal(tf.shape(state)[0], tf.shape(item_id)[0]), "state and item_id must have the same batch size")
+        state = _require(tf.equal(tf.shape(state)[0], tf.shape(item_id)[0]),
+                         "state and item_id must have the same batch size", state)
         with sig.weights():
-            return sig.step(sig.lookup(item_id), state, k, **user)
+            return sig.step(sig.lookup(item_id), state, checked_k(k), **user)
 
     def encode(item_ids, **user):
         with sig.weights():
