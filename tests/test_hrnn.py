@@ -63,6 +63,23 @@ def test_second_session_starts_from_the_user_initialized_state(mode):
     np.testing.assert_allclose(after[-1].numpy(), user, rtol=1e-6)
 
 
+def test_train_step_commits_the_user_at_session_starts_and_zeroes_it_at_user_starts():
+    model = small_model("init", batch_size=3)
+    model.compile(optimizer="sgd")
+    rng = np.random.default_rng(2)
+    for variable in model.slot_states:
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    h_top, user = (v.numpy() for v in model.slot_states)
+    committed = gru(model.user_core, h_top[1:2], user[1:2])  # with the weights before the update
+    inputs = {"item": tf.constant([1, 2, 3]), "reset": tf.constant([True, True, False]),
+              "mask": tf.constant([True, True, True]), "user_start": tf.constant([True, False, False])}
+    model.train_step((inputs, tf.constant([2, 3, 4])))
+    after = model.slot_states[-1].numpy()
+    assert not after[0].any()  # a new user
+    np.testing.assert_allclose(after[1:2], committed, rtol=1e-5, atol=1e-6)  # the next session of a user
+    np.testing.assert_array_equal(after[2], user[2])  # within a session
+
+
 def test_a_users_first_session_starts_from_zero():
     model = small_model("all")
     states = model.initial_states(2)
