@@ -33,8 +33,8 @@ Named deviations from the reference code:
     information between sessions here, as the paper describes. (Default: one session layer.)
   * One user GRU layer (`user_units`); the reference allows a stack. No `user_to_output` option.
   * Loss, sampling, embedding and optimizer are the shared ones of the zoo (e.g. cross-entropy with
-    popularity-sampled negatives and a shared embedding); the paper used TOP1 with in-batch negatives
-    and a one-hot input.
+    popularity-sampled negatives and a shared embedding); the reference defaults to TOP1 with in-batch
+    negatives and a one-hot input (`constrained_embedding=False, loss="top1"` here).
 
 Inference: `encode(items, session_starts=...)` plays a user's earlier sessions (flags mark where
 each new session begins; as in training, each earlier session's last event is not played) to build

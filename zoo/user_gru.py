@@ -26,9 +26,9 @@ probability `user_unknown_p` (as an unknown-word token is trained).
 Training data: session-parallel mini-batches (GRU4Rec's) that carry the user of every slot
 (`batches.session_parallel_batches(..., with_users=True)`); sessions of many users mix in a batch.
 
-Named deviations: the paper's exact attention parameterization and its output layer are not taken
-from published code (there is none); the attentional mode is the one defined above and scoring is
-the shared one (h_t . W_y[j] + b_y[j]). The user enters the first layer only. The fallback row and
+Named deviations: the paper's attention parameterization and output layer are not reproduced from
+its code (we had none to compare with); the attentional mode is exactly the one defined above, and
+scoring is the shared one (h_t . W_y[j] + b_y[j]). The user enters the first layer only. The fallback row and
 `user_unknown_p` are ours: the paper does not score unseen users. Attentional mode needs an item
 embedding (`constrained_embedding` or `embedding > 0`), since w_x is a weight on the input vector.
 """
