@@ -162,6 +162,9 @@ def add_commands(commands):
     p.add_argument("--test", required=True, metavar="PATH", help="test event log")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_parity)
+    from .load import add_command  # it imports this module's request builders
+
+    add_command(commands)
 
 
 def _serve(args):
