@@ -19,6 +19,14 @@ from .rest import make_handler
 from .servable import Servable
 
 
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    """A thread per request, with a listen backlog for a burst of clients (socketserver's default of 5
+    resets connections when a few dozen clients connect at once)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Server:
     """gRPC and REST servers over `Servable(path, model_name)`, bound to `host`."""
 
@@ -34,8 +42,7 @@ class Server:
         self.grpc_port = self._grpc.add_insecure_port(f"{self.host}:{self.grpc_port}")
         if not self.grpc_port:
             raise OSError(f"cannot bind gRPC to {self.host}")
-        self._http = http.server.ThreadingHTTPServer((self.host, self.rest_port), make_handler(self.servable))
-        self._http.daemon_threads = True
+        self._http = _HTTPServer((self.host, self.rest_port), make_handler(self.servable))
         self.rest_port = self._http.server_address[1]
         self._grpc.start()
         self._http_thread = threading.Thread(target=self._http.serve_forever, name="rest", daemon=True)
