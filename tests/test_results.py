@@ -4,7 +4,8 @@ import pytest
 
 from zoo.datasets.vocab import Vocabulary
 from zoo.evaluate import evaluate_run
-from zoo.results import Popularity, format_table, load_dataset
+from zoo.baselines.pop import Pop
+from zoo.results import format_table, load_dataset
 from zoo.training import item_counts
 
 TRAIN = pd.DataFrame({"SessionId": ["a"] * 4 + ["b"] * 4, "ItemId": list("xxyz") + list("xyzw"),
@@ -15,7 +16,7 @@ TEST = pd.DataFrame({"SessionId": ["c"] * 4, "ItemId": list("wyzx"), "Time": [20
 @pytest.mark.parametrize("protocol", ["session", "user"])
 def test_popularity_ranks_by_train_count_with_conservative_ties(protocol):
     vocab = Vocabulary.fit(TRAIN.ItemId)  # counts x 3, y 2, z 2, w 1
-    metrics = evaluate_run(Popularity(item_counts(TRAIN, vocab)), TEST, vocab, protocol, history=TRAIN,
+    metrics = evaluate_run(Pop(len(vocab), counts=item_counts(TRAIN, vocab)), TEST, vocab, protocol, history=TRAIN,
                            cutoffs=(1, 3))
     # targets y, z (count 2: tied with each other, below x: conservative rank 3) and x (rank 1)
     assert metrics["events"] == 3 and metrics["protocol"] == protocol

@@ -119,6 +119,8 @@ def _train(args):
     from zoo import checkpoints, presets, registry
 
     registry.model_class(args.model)
+    if args.model in registry.BASELINES:
+        return _train_baseline(args)
     checkpoint_dir = os.path.join(args.out, "checkpoint")
     if args.resume and not (args.preset or args.set):  # the checkpoint's own settings, more epochs allowed
         config = presets.resolve(sets=[], **{**checkpoints.saved_config(checkpoint_dir), "epochs": args.epochs})
@@ -145,13 +147,44 @@ def _train(args):
     metrics = None
     if test is not None:
         metrics = evaluate_run(model, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=args.ties)
-    info = {"model": args.model, "preset": args.preset, "config": config, "train": os.path.abspath(args.train),
-            "columns": {"session": args.session_key, "item": args.item_key, "time": args.time_key,
-                        "user": args.user_key}}
-    runs.save_run(args.out, model, vocab, info, log, metrics, users)
+    runs.save_run(args.out, model, vocab, _run_info(args, config), log, metrics, users)
     last = log[-1]
     print(f"trained {args.model} for {len(log)} epochs: loss {last['loss']:.4f}, "
           f"{last['events_per_s']:.0f} events/s; saved {args.out}", file=sys.stderr)
+    if metrics is not None:
+        _print_metrics(metrics)
+
+
+def _run_info(args, config):
+    """The contents of the run's config.json."""
+    return {"model": args.model, "preset": args.preset, "config": config, "train": os.path.abspath(args.train),
+            "columns": {"session": args.session_key, "item": args.item_key, "time": args.time_key,
+                        "user": args.user_key}}
+
+
+def _train_baseline(args):
+    """`zoo train` of a baseline: fit on the training log, evaluate on --test, save the run directory."""
+    if args.preset or args.resume or args.checkpoint_every or args.epochs is not None and args.model != "fpmc":
+        raise UserError(f"{args.model} is a baseline: --preset, --resume and --checkpoint-every do not apply "
+                        "(--epochs only to fpmc); set its options with --set")
+    cutoffs = _cutoffs(args.cutoffs)
+    if os.path.exists(args.out) and not args.overwrite:
+        raise UserError(f"{args.out} exists; pass --overwrite to replace it, or choose another --out")
+    train = _load(args.train, args)
+    test = _load(args.test, args) if args.test else None
+    from zoo import baselines, runs
+    from zoo.evaluate import evaluate
+
+    sets = [*args.set, *([f"epochs={args.epochs}"] if args.epochs is not None else [])]
+    model, vocab, log = baselines.fit(args.model, train, sets)
+    metrics = None
+    if test is not None:
+        metrics = {**evaluate(model, test, vocab, cutoffs=cutoffs, ties=args.ties), "protocol": "session"}
+    if os.path.isdir(args.out):
+        shutil.rmtree(args.out)
+    runs.save_run(args.out, model, vocab, _run_info(args, model.options), log, metrics)
+    print(f"fitted {args.model} ({', '.join(f'{k}={v}' for k, v in model.options.items()) or 'no options'}); "
+          f"saved {args.out}", file=sys.stderr)
     if metrics is not None:
         _print_metrics(metrics)
 

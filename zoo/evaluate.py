@@ -113,11 +113,31 @@ def target_ranks(model, batches, ties="conservative"):
     return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
 
 
+def prefix_ranks(model, order, ties="conservative", batch_size=512):
+    """Ranks [n_pairs] of every target of `order` (SessionOrder) by a baseline's `score_sessions`.
+
+    Each target is scored after the history of its session up to it, in batches of `batch_size`
+    histories; ties and ranks as for the recurrent models.
+    """
+    session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
+    targets = np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
+    starts = order.offsets[session[targets]]
+    greater, equal = [], []
+    for b in range(0, len(targets), batch_size):
+        target, start = targets[b:b + batch_size], starts[b:b + batch_size]
+        positions = start[:, np.newaxis] + np.arange((target - start).max())
+        histories = np.where(positions < target[:, np.newaxis], order.items[np.minimum(positions, target[-1])], -1)
+        g, e = _greater_equal(model.score_sessions(histories), order.items[target])
+        greater.append(g.numpy())
+        equal.append(e.numpy())
+    return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+
+
 def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512):
     """Full-ranking Recall@K and MRR@K of `model` on the test event frame.
 
     Args:
-        model: a trained SessionRecommender.
+        model: a trained SessionRecommender, or a fitted baseline (`zoo.baselines`).
         test: canonical event frame (SessionId, ItemId, Time).
         item_vocab: the training item vocabulary saved with the model.
         cutoffs: the K values.
@@ -139,7 +159,10 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         raise DataError("no test session is left after dropping items unknown to the model "
                         f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
     order = order_sessions(test, item_vocab)
-    ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
+    if hasattr(model, "score_sessions"):
+        ranks = prefix_ranks(model, order, ties, batch_size)
+    else:
+        ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
     return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
             "ties": ties, **counts}
 
@@ -267,6 +290,8 @@ def evaluate_run(model, test, item_vocab, protocol="auto", history=None, user_vo
     protocol = resolve_protocol(model, test, protocol)
     if protocol == "session":
         return {**evaluate(model, test, item_vocab, **options), "protocol": "session"}
+    if not hasattr(model, "step"):
+        raise UserError(f"{type(model).__name__} is a session baseline: it runs the session protocol only")
     if history is None:
         raise UserError("the user protocol needs the events before the test (the training events)")
     return evaluate_users(model, test, item_vocab, history, user_vocab, **options)

@@ -10,7 +10,15 @@ MODELS = {
     "lstm": ("zoo.lstm", "LSTM", "LSTM with (h, c) carried and reset per session"),
     "hrnn": ("zoo.hrnn", "HRNN", "HRNN (Quadrana et al. 2017): session GRU under a user GRU, user-parallel"),
     "user_gru": ("zoo.user_gru", "UserGRU", "user-gated GRU (Donkers et al. 2017): a user embedding in the gates"),
+    "pop": ("zoo.baselines.pop", "Pop", "baseline: most popular, items ranked by training count"),
+    "spop": ("zoo.baselines.spop", "SPop", "baseline: session popularity, the session's items by count first"),
+    "sr": ("zoo.baselines.sr", "SR", "baseline: sequential rules a->b weighted 1/gap (Ludewig & Jannach 2018)"),
+    "sknn": ("zoo.baselines.knn", "SKNN", "baseline: session-based kNN, cosine over item sets (Ludewig & Jannach 2018)"),
+    "vsknn": ("zoo.baselines.knn", "VSKNN", "baseline: V-SKNN, kNN with linear position decay (Ludewig & Jannach 2018)"),
+    "fpmc": ("zoo.baselines.fpmc", "FPMC", "baseline: factorized Markov chain + item bias, BPR (Rendle et al. 2010)"),
 }
+# the non-neural models (zoo.baselines): fitted by `zoo.baselines.fit`, saved as baseline.npz
+BASELINES = ("pop", "spop", "sr", "sknn", "vsknn", "fpmc")
 
 
 def list_models():

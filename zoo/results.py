@@ -27,7 +27,6 @@ import json
 import os
 import sys
 
-import numpy as np
 
 DATASETS = ("rsc15-100k", "ml-100k", "lastfm")
 MODELS = ("simple_rnn", "gru4rec", "lstm", "hrnn", "user_gru")
@@ -57,35 +56,6 @@ def load_dataset(name, data_dir):
     return train, test, "user"
 
 
-class Popularity:
-    """The most-popular baseline with the model interface the evaluation uses: items scored by count."""
-
-    personalized = False
-
-    def __init__(self, counts):
-        import tensorflow as tf
-
-        self.counts = tf.constant(np.asarray(counts, np.float32)[np.newaxis, :])
-
-    def initial_states(self, batch_size):
-        import tensorflow as tf
-
-        return [tf.zeros((batch_size, 1))]
-
-    @staticmethod
-    def reset_states(states, reset):
-        return states
-
-    def start_sessions(self, states, reset, user_start=None, training=False):
-        return states
-
-    def step(self, items, states, training=False, users=None):
-        return states[0], states
-
-    def score_all(self, hidden):
-        return hidden + self.counts
-
-
 def evaluate_on(model, train, test, vocab, protocol, users=None):
     """Recall@20 and MRR@20 of `model` by the dataset's protocol."""
     from zoo.evaluate import evaluate_run
@@ -97,6 +67,7 @@ def evaluate_on(model, train, test, vocab, protocol, users=None):
 def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None):
     """One row (a dict) per dataset and model (`popularity` first), each with Recall@20, MRR@20 and events/s."""
     from zoo import presets, training
+    from zoo.baselines.pop import Pop
     from zoo.datasets.vocab import Vocabulary
 
     config = presets.resolve(PRESET, epochs=epochs)
@@ -104,7 +75,7 @@ def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None)
     for dataset in datasets:
         train, test, protocol = load_dataset(dataset, data_dir)
         vocab = Vocabulary.fit(train.ItemId)
-        popularity = Popularity(training.item_counts(train, vocab))
+        popularity = Pop(len(vocab), counts=training.item_counts(train, vocab))
         rows.append({"dataset": dataset, "model": "popularity", "protocol": protocol,
                      **evaluate_on(popularity, train, test, vocab, protocol)})
         for name in models:

@@ -1,6 +1,7 @@
 """A run directory: everything a trained model needs to be evaluated, served or trained on.
 
     RUN_DIR/model.keras     the Keras model (weights and config)
+    RUN_DIR/baseline.npz    instead of model.keras for a baseline (`zoo.baselines`): its fitted arrays
     RUN_DIR/vocab.json      the item vocabulary: index <-> item id as given in the training data
     RUN_DIR/users.json      the user vocabulary (personalized models only)
     RUN_DIR/config.json     model name, full configuration, data columns, training data summary
@@ -9,7 +10,7 @@
 
     RUN_DIR/checkpoint/     the last training checkpoint (`zoo train --resume` continues from it)
 
-Every file is written atomically and `model.keras` last, so a run directory is either complete or
+Every file is written atomically and `model.keras` (`baseline.npz`) last, so a run directory is either complete or
 visibly unfinished (no `model.keras`), never half-written.
 """
 import dataclasses
@@ -23,7 +24,7 @@ from zoo.errors import UserError
 from zoo.files import atomic_path, write_json
 
 MODEL, VOCAB, CONFIG, LOG, METRICS = "model.keras", "vocab.json", "config.json", "train_log.json", "metrics.json"
-USERS = "users.json"
+USERS, BASELINE = "users.json", "baseline.npz"
 
 
 @dataclasses.dataclass
@@ -52,7 +53,7 @@ def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
     write_json(os.path.join(out_dir, LOG), log_rows)
     if metrics is not None:
         write_json(os.path.join(out_dir, METRICS), metrics)
-    with atomic_path(os.path.join(out_dir, MODEL)) as tmp:
+    with atomic_path(os.path.join(out_dir, BASELINE if hasattr(model, "score_sessions") else MODEL)) as tmp:
         model.save(tmp)
 
 
@@ -64,6 +65,8 @@ def load_run(run_dir):
 
     if not os.path.isdir(run_dir):
         raise UserError(f"{run_dir}: no such run directory")
+    if os.path.isfile(os.path.join(run_dir, BASELINE)):
+        return _load_baseline(run_dir)
     for name in (MODEL, VOCAB, CONFIG):
         if not os.path.isfile(os.path.join(run_dir, name)):
             raise UserError(f"{run_dir}: not a complete run directory, {name} is missing")
@@ -88,6 +91,19 @@ def load_run(run_dir):
         if model.n_users != len(users):
             raise UserError(f"{run_dir}: the model has {model.n_users} users but {USERS} {len(users)}")
     return Run(model, vocab, info, users)
+
+
+def _load_baseline(run_dir):
+    from zoo import baselines
+
+    try:
+        with open(os.path.join(run_dir, CONFIG)) as f:
+            info = json.load(f)
+        vocab = Vocabulary.load(os.path.join(run_dir, VOCAB))
+        model = baselines.load(os.path.join(run_dir, BASELINE), info["model"], len(vocab), info["config"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{run_dir}: not a complete baseline run directory: {e}") from None
+    return Run(model, vocab, info)
 
 
 def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessions=(), user=None, users=None):
@@ -116,7 +132,10 @@ def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessi
     inputs = {"items": items, "session_starts": starts}
     if user is not None and users is not None:
         inputs["users"] = users.encode([user])
-    scores = model(inputs).numpy()[0]
+    if hasattr(model, "score_sessions"):  # a baseline
+        scores = model.score_sessions(known[np.newaxis, :])[0]
+    else:
+        scores = model(inputs).numpy()[0]
     if exclude_history:
         scores[known] = -np.inf
     k = min(k, int(np.isfinite(scores).sum()))
