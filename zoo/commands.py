@@ -1,4 +1,5 @@
 """`zoo train`, `zoo evaluate`, `zoo recommend`: parse, call the library, print."""
+import importlib.util
 import json
 import os
 import shutil
@@ -44,6 +45,9 @@ def _add_train(subparsers):
                         "from its last checkpoint, with its settings")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
                    help="checkpoint every STEPS steps too (default: at the end of every epoch only)")
+    p.add_argument("--validation", metavar="PATH",
+                   help="event log to evaluate after every epoch: val_recall@20, val_mrr@20 in train_log.json")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs (keras.callbacks.TensorBoard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_columns(p)
     _add_ranking(p)
@@ -134,16 +138,22 @@ def _train(args):
                         "or choose another --out")
     train = _load(args.train, args)
     test = _load(args.test, args) if args.test else None  # fail on a bad test file before training
+    validation = _load(args.validation, args) if args.validation else None
+    if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard")
+
+    import keras
 
     from zoo import runs, training
     from zoo.evaluate import evaluate_run
 
     users = training.user_vocabulary(train, args.model)
+    board = [keras.callbacks.TensorBoard(args.tensorboard)] if args.tensorboard else []
     if args.overwrite and not args.resume and os.path.isdir(args.out):
         shutil.rmtree(args.out)
     model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1, user_vocab=users,
                                      checkpoint_dir=checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                                     resume=args.resume)
+                                     resume=args.resume, validation=validation, callbacks=board)
     metrics = None
     if test is not None:
         metrics = evaluate_run(model, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=args.ties)
@@ -164,9 +174,10 @@ def _run_info(args, config):
 
 def _train_baseline(args):
     """`zoo train` of a baseline: fit on the training log, evaluate on --test, save the run directory."""
-    if args.preset or args.resume or args.checkpoint_every or args.epochs is not None and args.model != "fpmc":
-        raise UserError(f"{args.model} is a baseline: --preset, --resume and --checkpoint-every do not apply "
-                        "(--epochs only to fpmc); set its options with --set")
+    if (args.preset or args.resume or args.checkpoint_every or args.validation or args.tensorboard
+            or args.epochs is not None and args.model != "fpmc"):
+        raise UserError(f"{args.model} is a baseline: --preset, --resume, --checkpoint-every, --validation and "
+                        "--tensorboard do not apply (--epochs only to fpmc); set its options with --set")
     cutoffs = _cutoffs(args.cutoffs)
     if os.path.exists(args.out) and not args.overwrite:
         raise UserError(f"{args.out} exists; pass --overwrite to replace it, or choose another --out")

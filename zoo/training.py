@@ -101,11 +101,31 @@ class EpochLog(keras.callbacks.Callback):
         self.step_offset = 0
         if self.diverged is None:
             self.rows.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "seconds": round(seconds, 3),
-                              "events_per_s": round(self.n_pairs / seconds, 1)})
+                              "events_per_s": round(self.n_pairs / seconds, 1),
+                              **{k: float(v) for k, v in logs.items() if k.startswith("val_")}})
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """After every epoch, full-ranking Recall@K / MRR@K on validation events (`zoo.evaluate.evaluate`),
+    added to the epoch's logs as `val_recall@K`, `val_mrr@K` (so EpochLog and TensorBoard record them).
+
+    It must come before the callbacks that read those logs.
+    """
+
+    def __init__(self, events, item_vocab, cutoffs=(20,)):
+        super().__init__()
+        self.events, self.item_vocab, self.cutoffs = events, item_vocab, cutoffs
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.evaluate import evaluate
+
+        metrics = evaluate(self.model, self.events, self.item_vocab, cutoffs=self.cutoffs)
+        if logs is not None:
+            logs.update({f"val_{k}": metrics[k] for k in metrics if "@" in k})
 
 
 def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, checkpoint_dir=None,
-        checkpoint_every=0, resume=False):
+        checkpoint_every=0, resume=False, validation=None):
     """Builds the vocabulary, the pipeline and the model from `config`, and trains it.
 
     Args:
@@ -118,6 +138,8 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, ch
         checkpoint_dir: write a checkpoint there after every epoch (see `zoo.checkpoints`).
         checkpoint_every: also checkpoint every this many steps.
         resume: continue from the checkpoint in `checkpoint_dir` (same data and configuration).
+        validation: an event frame to evaluate after every epoch (session protocol, Recall@20 and
+            MRR@20 as `val_recall@20`, `val_mrr@20` in the log rows and the Keras logs).
 
     Returns:
         (model, item vocabulary, per-epoch log rows).
@@ -145,7 +167,8 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, ch
     dataset = train_dataset(events, vocab, config, user_vocab if cls.personalized else None, cls.user_parallel,
                             first_epoch=first_epoch)
     saver = [checkpoints.Checkpoint(checkpoint_dir, config, log, checkpoint_every, skip)] if checkpoint_dir else []
-    callbacks = [log, *saver, *callbacks]
+    validator = [ValidationMetrics(validation, vocab)] if validation is not None else []
+    callbacks = [*validator, log, *saver, *callbacks]
     if skip and first_epoch < config["epochs"]:  # finish the interrupted epoch first
         model.fit(dataset.skip(skip), initial_epoch=first_epoch, epochs=first_epoch + 1, verbose=verbose,
                   callbacks=callbacks, shuffle=False)
