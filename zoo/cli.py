@@ -7,8 +7,8 @@ import tempfile
 from zoo.errors import UserError
 
 # Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
-COMMAND_MODULES = ("zoo.datasets.cli", "zoo.commands", "zoo.bench", "zoo.export.cli", "zoo.results")
-NO_TENSORFLOW = ("datasets", "models")
+COMMAND_MODULES = ("zoo.datasets.cli", "zoo.commands", "zoo.bench", "zoo.export.cli", "zoo.results", "zoo.report")
+NO_TENSORFLOW = ("datasets", "models", "report")
 
 
 def build_parser():
