@@ -9,7 +9,7 @@ from zoo.files import write_json
 from . import splits
 from .describe import describe, format_description
 from .io import SESSION, load_events, save_events
-from .prep import Report, filter_log, sessionize
+from .prep import Report, drop_duplicates, filter_log, sessionize
 from .readers import SOURCES
 
 EVENTS = "events"
@@ -63,6 +63,8 @@ def _add_prep(commands):
         help="for logs with user ids but no session ids: a longer pause starts a new session (default "
         "1800); 'inf' makes each user's history one sequence",
     )
+    p.add_argument("--dedupe", action="store_true",
+                   help="drop repeated events (equal session or user, item and time); default: keep them as repeats")
     p.add_argument("--split", choices=SPLITS, default="time", help="how to make the test set (default time)")
     test = p.add_mutually_exclusive_group()
     test.add_argument("--test-days", type=float, metavar="DAYS", help="--split time: test days (default 1)")
@@ -119,6 +121,9 @@ def _prep(args):
     events = _load(args)
     report = Report()
     report.add("load", None, events)
+    if args.dedupe:
+        events, steps = drop_duplicates(events)
+        report.extend(steps)
     events = _sessions(events, args, report)
     _note("filtering")
     events, steps = filter_log(events, args.min_session_length, args.min_item_support)

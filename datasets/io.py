@@ -6,6 +6,9 @@ Parquet file become their decimal text). `Time` is float64 Unix seconds: numbers
 seconds as they are (milliseconds are not guessed: divide them yourself), text is parsed as ISO 8601
 (`2014-04-07T10:51:09.277Z`, `2016-05-09`; no offset means UTC).
 
+An id may hold any characters (spaces, commas or tabs inside quotes, any Unicode) up to
+`MAX_ID_LENGTH` of them; an empty id is a missing value. Both are errors.
+
 Every problem with a file raises `zoo.errors.DataError` with a one-line message naming the file and,
 where one is at fault, the data row (1-based, counted after the header) and the column.
 """
@@ -23,6 +26,7 @@ CANONICAL = (SESSION, ITEM, TIME, USER)
 SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".dat": "\t"}
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _EPOCH = pd.Timestamp(0, tz="UTC")
+MAX_ID_LENGTH = 1000  # characters; a longer id is almost surely a broken line or a wrong column
 
 
 def load_events(path, session_key=SESSION, item_key=ITEM, time_key=TIME, user_key=None, sep=None):
@@ -102,8 +106,8 @@ def read_table(path, header=True, **read_csv_args):
         raise DataError(f"{path}: the file is empty") from None
     except pd.errors.ParserError as e:
         raise DataError(f"{path}: malformed table: {_parser_message(e, int(header))}") from None
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text (byte {e.start} of a block)") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text{_undecodable_line(path)}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read the file: {e.strerror or e}") from None
 
@@ -210,7 +214,25 @@ def _row(values, bad):
 
 def _ids(values, path, column):
     _check_present(values, path, column)
-    return values if values.dtype == "str" else values.astype("str")
+    ids = values if values.dtype == "str" else values.astype("str")
+    lengths = ids.str.len().to_numpy()
+    if lengths.max() > MAX_ID_LENGTH:
+        raise DataError(f"{path}: row {_row(ids, lengths > MAX_ID_LENGTH)}, column {column!r}: an id of "
+                        f"{lengths.max()} characters (at most {MAX_ID_LENGTH})")
+    return ids
+
+
+def _undecodable_line(path):
+    """" at line N" for the first line of a plain file that is not UTF-8 ("" for a compressed file)."""
+    if path.lower().endswith(COMPRESSIONS):
+        return ""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode()
+            except UnicodeDecodeError:
+                return f" at line {number}"
+    return ""
 
 
 def parse_time(values, path, column):
@@ -245,8 +267,11 @@ def _seconds(datetimes):
 def _parser_message(error, header_lines):
     """pandas' tokenizer message, made one line, with the data row beside the file line."""
     text = _one_line(error).replace("Error tokenizing data. C error: ", "")
-    match = re.search(r"line (\d+)", text)
-    return f"{text} (data row {int(match.group(1)) - header_lines})" if match else text
+    if match := re.search(r"line (\d+)", text):
+        return f"{text} (data row {int(match.group(1)) - header_lines})"
+    if match := re.search(r"EOF inside string starting at row (\d+)", text):  # rows count from 0, header too
+        return f"a quote is never closed (data row {int(match.group(1)) + 1 - header_lines})"
+    return text
 
 
 def _one_line(error):

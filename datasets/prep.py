@@ -97,6 +97,21 @@ def natural_codes(ids):
     return rank[codes]
 
 
+def drop_duplicates(df):
+    """Drops repeated events: rows equal in every column (same session or user, item and time).
+
+    By default the zoo keeps them as repeated clicks, as GRU4Rec does; `zoo datasets prep --dedupe`
+    drops them. The first of equal rows stays.
+
+    Returns:
+        (frame, Report).
+    """
+    kept = df.drop_duplicates().reset_index(drop=True)
+    report = Report()
+    report.add("duplicate events", df, kept)
+    return kept, report
+
+
 def sessionize(df, gap_seconds=1800):
     """Cuts each user's events into sessions where the time between two events exceeds the gap.
 

@@ -55,8 +55,11 @@ def parse_final_activation(name):
         return lambda x: x
     if name == "tanh":
         return tf.tanh
-    if name.startswith("elu"):
-        alpha = float(name[4:] or 1.0) if name[3:4] in ("", "-") else None
+    if name.startswith("elu") and name[3:4] in ("", "-"):
+        try:
+            alpha = float(name[4:] or 1.0)
+        except ValueError:  # `elu-x`: the error below
+            alpha = None
         if alpha is not None:
             return lambda x: tf.where(x > 0, x, alpha * (tf.exp(tf.minimum(x, 0.0)) - 1.0))
     raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)}; got {name!r}")

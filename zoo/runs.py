@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 from zoo.datasets.vocab import Vocabulary
-from zoo.errors import UserError
+from zoo.errors import ConfigError, UserError
 from zoo.files import atomic_path, write_json
 
 MODEL, VOCAB, CONFIG, LOG, METRICS = "model.keras", "vocab.json", "config.json", "train_log.json", "metrics.json"
@@ -74,7 +74,7 @@ def load_run(run_dir):
         with open(os.path.join(run_dir, CONFIG)) as f:
             info = json.load(f)
         zoo.registry.model_class(info["model"])  # imports the module that registers the class
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, ConfigError) as e:  # ConfigError: an unknown model name
         raise UserError(f"{run_dir}/{CONFIG} is damaged: {e}") from None
     vocab = Vocabulary.load(os.path.join(run_dir, VOCAB))
     try:
