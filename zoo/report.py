@@ -85,7 +85,7 @@ def plot_training(runs, path, cutoff=20):
         rows = [row for row in r["log"] if "loss" in row]
         axes[0][0].plot([row["epoch"] for row in rows], [row["loss"] for row in rows], marker="o",
                         label=f"{r['model']} ({r['dataset']})")
-    axes[0][0].set(title="training loss", xlabel="epoch", ylabel="loss")
+    axes[0][0].set(title="training loss (each model its own objective)", xlabel="epoch", ylabel="loss", yscale="log")
     for r in validated:
         rows = [row for row in r["log"] if f"val_recall@{cutoff}" in row]
         epochs = [row["epoch"] for row in rows]
@@ -95,7 +95,10 @@ def plot_training(runs, path, cutoff=20):
                         color=line.get_color(), label=f"{r['model']} MRR@{cutoff}")
     if validated:
         axes[0][1].set(title="validation", xlabel="epoch")
+    from matplotlib.ticker import MaxNLocator
+
     for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
