@@ -5,13 +5,13 @@ import sys
 import time
 
 
-def bench_train(train_path, preset=None, model="gru4rec", epochs=1, sets=()):
+def bench_train(train_path, preset=None, model="gru4rec", epochs=1, sets=(), with_model=False):
     """Trains `epochs` epochs and times them; the first epoch includes tracing, so also reported apart.
 
     Returns:
         dict with `events_per_s` (over all epochs after the first when there are several, else the
         first), `first_epoch_events_per_s`, `epochs`, `events` (training pairs per epoch), `load_s`,
-        `peak_rss_mb` and the configuration.
+        `peak_rss_mb` and the configuration; with `with_model`, (that dict, the trained `zoo.runs.Run`).
     """
     from zoo import presets, training
     from zoo.datasets.io import load_events
@@ -20,11 +20,11 @@ def bench_train(train_path, preset=None, model="gru4rec", epochs=1, sets=()):
     start = time.perf_counter()
     events = load_events(train_path)
     load_s = time.perf_counter() - start
-    _, _, log = training.fit(model, events, config, verbose=0)
+    trained, vocab, log = training.fit(model, events, config, verbose=0)
     steady = log[1:] or log
     seconds = sum(row["seconds"] for row in steady)
     pairs = int(len(events) - events["SessionId"].nunique())
-    return {
+    result = {
         "events_per_s": round(pairs * len(steady) / seconds, 1),
         "first_epoch_events_per_s": log[0]["events_per_s"],
         "epochs": len(log),
@@ -35,6 +35,11 @@ def bench_train(train_path, preset=None, model="gru4rec", epochs=1, sets=()):
         "preset": preset,
         "final_loss": log[-1]["loss"],
     }
+    if not with_model:
+        return result
+    from zoo.runs import Run
+
+    return result, Run(trained, vocab, {"model": model, "preset": preset, "config": config})
 
 
 def add_commands(commands):
