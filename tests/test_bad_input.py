@@ -99,6 +99,15 @@ def test_an_empty_test_set_after_filtering_is_an_error_and_writes_nothing(tmp_pa
     assert "the test set is empty" in err and not (tmp_path / "out").exists()
 
 
+def test_train_refuses_a_test_log_without_a_trained_item_before_training(tmp_path, capsys):
+    good_log().to_csv(tmp_path / "good.tsv", sep="\t", index=False)
+    good_log().assign(ItemId="new").to_csv(tmp_path / "test.tsv", sep="\t", index=False)
+    for model in ("gru4rec", "pop"):
+        err = error_of(capsys, ["train", "--model", model, "--train", str(tmp_path / "good.tsv"), "--test",
+                                str(tmp_path / "test.tsv"), "--out", str(tmp_path / "run"), "--quiet"])
+        assert "none of its items is in the training log" in err and not (tmp_path / "run").exists()
+
+
 TOO_FAR = [  # (model, --set options, words): every range check of presets.validate and the models
     ("gru4rec", ["learning_rate=0"], "learning_rate must be > 0"),
     ("gru4rec", ["momentum=1"], "momentum must be in [0, 1)"),

@@ -5,7 +5,7 @@ import os
 import shutil
 import sys
 
-from zoo.errors import UserError
+from zoo.errors import DataError, UserError
 
 
 def add_commands(subparsers):
@@ -105,6 +105,20 @@ def _load(path, args):
                        user_key=args.user_key)
 
 
+def _load_test(args, train):
+    """The --test log (None without one), read before training so that a bad one fails first.
+
+    Raises:
+        DataError: none of its items is in the training log (nothing could be evaluated).
+    """
+    if not args.test:
+        return None
+    test = _load(args.test, args)
+    if not test.ItemId.isin(train.ItemId).any():
+        raise DataError(f"{args.test}: none of its items is in the training log {args.train}; nothing to evaluate")
+    return test
+
+
 def _print_metrics(metrics, as_json=False):
     if as_json:
         print(json.dumps(metrics, sort_keys=True))
@@ -137,7 +151,7 @@ def _train(args):
         raise UserError(f"{args.out} exists; pass --resume to continue it, --overwrite to start again, "
                         "or choose another --out")
     train = _load(args.train, args)
-    test = _load(args.test, args) if args.test else None  # fail on a bad test file before training
+    test = _load_test(args, train)
     validation = _load(args.validation, args) if args.validation else None
     if args.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard")
@@ -182,7 +196,7 @@ def _train_baseline(args):
     if os.path.exists(args.out) and not args.overwrite:
         raise UserError(f"{args.out} exists; pass --overwrite to replace it, or choose another --out")
     train = _load(args.train, args)
-    test = _load(args.test, args) if args.test else None
+    test = _load_test(args, train)
     from zoo import baselines, runs
     from zoo.evaluate import evaluate
 
