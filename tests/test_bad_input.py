@@ -164,6 +164,10 @@ def test_train_refuses_an_option_out_of_range_and_writes_nothing(tmp_path, capsy
     argv = ["train", "--train", str(tmp_path / "good.tsv"), "--out", str(tmp_path / "run"), "--quiet", *options]
     assert words in error_of(capsys, argv)
     assert not (tmp_path / "run").exists()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.keras").write_bytes(b"an earlier run")
+    assert words in error_of(capsys, [*argv, "--overwrite"])
+    assert (tmp_path / "run" / "model.keras").read_bytes() == b"an earlier run"  # kept
 
 
 @pytest.fixture(scope="module")

@@ -134,7 +134,7 @@ def _print_metrics(metrics, as_json=False):
 
 
 def _train(args):
-    from zoo import checkpoints, presets, registry
+    from zoo import checkpoints, presets, registry, training
 
     registry.model_class(args.model)
     if args.model in registry.BASELINES:
@@ -144,6 +144,7 @@ def _train(args):
         config = presets.resolve(sets=[], **{**checkpoints.saved_config(checkpoint_dir), "epochs": args.epochs})
     else:
         config = presets.resolve(args.preset, args.set, epochs=args.epochs)
+    training.check_options(args.model, config)  # before reading the data, and removing a run to --overwrite
     cutoffs = _cutoffs(args.cutoffs)
     if args.checkpoint_every < 0:
         raise UserError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
@@ -158,7 +159,7 @@ def _train(args):
 
     import keras
 
-    from zoo import runs, training
+    from zoo import runs
     from zoo.evaluate import evaluate_run
 
     users = training.user_vocabulary(train, args.model)

@@ -73,6 +73,16 @@ def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=Fal
                           seed=config["seed"], rows_needed=batches.n_steps, first_pass=first_epoch)
 
 
+def check_options(model_name, config):
+    """Raises the ConfigError the model would raise for `config`, before any data is read (it builds a
+    throwaway one-item model)."""
+    from zoo.registry import get_model, model_class
+
+    cls = model_class(model_name)
+    users = {"n_users": 1} if cls.personalized else {}
+    get_model(model_name, n_items=1, **presets.model_options(config, cls.extra_options), **users)
+
+
 def make_optimizer(config):
     return get_optimizer(config["optimizer"], config["learning_rate"], config["momentum"])
 
