@@ -1,4 +1,4 @@
-"""The baselines (`zoo.baselines`) on hand examples, their save/load round trip, and `zoo train --model pop` end to end."""
+"""The baselines (`zoo.baselines`) on hand examples, their save/load round trip, `zoo train --model pop` end to end."""
 import json
 
 import numpy as np

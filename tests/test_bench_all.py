@@ -10,15 +10,8 @@ from zoo.export import bench as export_bench
 from zoo.export import exporter
 
 
-@pytest.fixture
-def data(tmp_path):
-    assert main(["datasets", "synth", "--out", str(tmp_path / "log.tsv"), "--users", "60", "--items", "40"]) in (0, None)
-    assert main(["datasets", "prep", str(tmp_path / "log.tsv"), "--out", str(tmp_path / "prep"),
-                 "--test-days", "3"]) in (0, None)
-    return tmp_path / "prep"
-
-
-def test_bench_all_groups_pipeline_train_evaluate_and_serve_of_a_fresh_export(data, tmp_path, monkeypatch, capsys):
+def test_bench_all_groups_pipeline_train_evaluate_and_serve_of_a_fresh_export(small_split, tmp_path, monkeypatch,
+                                                                               capsys):
     exported = []
 
     def export_run(run, out_dir):
@@ -33,12 +26,12 @@ def test_bench_all_groups_pipeline_train_evaluate_and_serve_of_a_fresh_export(da
     monkeypatch.setattr(export_bench, "bench_serve", bench_serve)
     out = tmp_path / "bench.json"
     capsys.readouterr()
-    assert main(["bench", "all", "--train", str(data / "train.tsv"), "--test", str(data / "test.tsv"),
+    assert main(["bench", "all", "--train", str(small_split / "train.tsv"), "--test", str(small_split / "test.tsv"),
                  "--requests", "3", "--json", "--out", str(out)]) in (0, None)
     report = json.loads(capsys.readouterr().out)
     assert report == json.loads(out.read_text())
     assert set(report) == {"pipeline", "train", "evaluate", "serve"}
-    assert report["pipeline"]["source"] == str(data / "train.tsv") and report["train"]["epochs"] == 1
+    assert report["pipeline"]["source"] == str(small_split / "train.tsv") and report["train"]["epochs"] == 1
     assert report["train"]["preset"] == bench.PRESET and report["serve"]["requests"] == 3
     assert 0 <= report["evaluate"]["mrr@20"] <= report["evaluate"]["recall@20"] <= 1
     assert report["evaluate"]["events"] > 0 and report["evaluate"]["seconds"] > 0

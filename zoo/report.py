@@ -60,8 +60,8 @@ def plot_metrics(runs, path, cutoff=20):
         x = range(len(rows))
         for offset, key, color in ((-0.2, "recall", "tab:blue"), (0.2, "mrr", "tab:orange")):
             values = [r["metrics"][f"{key}@{cutoff}"] for r in rows]
-            bars = ax.bar([i + offset for i in x], values, 0.4, label=f"{'Recall' if key == 'recall' else 'MRR'}@{cutoff}",
-                          color=color)
+            label = f"{'Recall' if key == 'recall' else 'MRR'}@{cutoff}"
+            bars = ax.bar([i + offset for i in x], values, 0.4, label=label, color=color)
             ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=1)
         ax.set_xticks(list(x), [r["model"] for r in rows], rotation=30, ha="right")
         ax.set_title(dataset)
@@ -111,7 +111,8 @@ def plot_latency(bench, path):
     """Horizontal bars of p50 and p99 latency (ms) of every serving path of a bench JSON."""
     latency = bench.get("serve", bench).get("latency")
     if not latency:
-        raise UserError("the --bench file has no serving latency (expected `zoo bench serve --json` or `zoo bench all`)")
+        raise UserError("the --bench file has no serving latency "
+                        "(expected the JSON of `zoo bench serve --json` or `zoo bench all`)")
     plt = _pyplot()
     names = sorted(latency)
     fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.35 * len(names)))
@@ -119,7 +120,7 @@ def plot_latency(bench, path):
     ax.barh([i - 0.2 for i in y], [latency[n]["p50_ms"] for n in names], 0.4, label="p50")
     ax.barh([i + 0.2 for i in y], [latency[n]["p99_ms"] for n in names], 0.4, label="p99")
     ax.set_yticks(list(y), names, fontsize=8)
-    ax.set(xlabel="ms (batch 1)", title="serving latency")
+    ax.set(xlabel="ms (batch 1, log scale)", title="serving latency", xscale="log")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -131,7 +132,8 @@ def _table(runs, cutoff):
     head = f"<tr><th>run</th><th>model</th><th>dataset</th><th>Recall@{cutoff}</th><th>MRR@{cutoff}</th></tr>"
     cells = []
     for r in runs:
-        values = [f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "-" for k in (f"recall@{cutoff}", f"mrr@{cutoff}")]
+        values = [f"{r['metrics'][k]:.4f}" if k in r["metrics"] else "-"
+                  for k in (f"recall@{cutoff}", f"mrr@{cutoff}")]
         cells.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>"
                                       for v in (r["name"], r["model"], r["dataset"], *values)) + "</tr>")
     return f"<table>{head}{''.join(cells)}</table>"
