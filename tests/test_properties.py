@@ -1,32 +1,13 @@
-"""Property-based checks (hypothesis) of the loaders and the training pipeline on random small logs."""
+"""Property-based checks (hypothesis) of the training pipeline on random small logs (the loaders' are in
+test_io.py)."""
 import numpy as np
 import pandas as pd
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zoo import presets, training
 from zoo.datasets.batches import order_sessions, session_parallel_batches
-from zoo.datasets.io import load_events, save_events
 from zoo.datasets.vocab import Vocabulary
-
-# Any printable Unicode (emoji, combining marks, right-to-left, spaces) and the separators and quotes
-# of the text formats; no control characters but tab and newline.
-odd_ids = st.text(st.one_of(st.characters(blacklist_categories=("Cs", "Cc")), st.sampled_from("\t\n,;\"' ")),
-                  min_size=1, max_size=6)
-odd_frames = st.lists(st.tuples(odd_ids, odd_ids, st.floats(0, 2e9, allow_nan=False), odd_ids), min_size=1,
-                      max_size=6).map(lambda rows: pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time", "UserId"]))
-
-
-@pytest.mark.parametrize("name", ["log.csv", "log.tsv", "log.parquet"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(frame=odd_frames)
-def test_odd_unicode_ids_round_trip_exactly(tmp_path, name, frame):
-    save_events(frame, tmp_path / name)
-    loaded = load_events(tmp_path / name)
-    assert loaded.drop(columns="Time").values.tolist() == frame.drop(columns="Time").values.tolist()
-    np.testing.assert_allclose(loaded.Time, frame.Time, rtol=1e-15)
-
 
 logs = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 9), st.integers(0, 50)), min_size=1, max_size=40).map(
     lambda rows: pd.DataFrame([(f"s{s}", f"i{i}", float(t)) for s, i, t in rows],
