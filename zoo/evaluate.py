@@ -15,6 +15,10 @@ everything equally is ranked last under `conservative`, first under `standard`. 
 is unknown to the model are removed from their session (the session continues without them) and
 counted, then sessions left with fewer than 2 events are dropped and counted, as the reference does.
 
+Baselines (`zoo.baselines`) have no recurrent state: `prefix_ranks` scores every target after its
+session's events so far (`score_sessions`) and ranks it with the same counts, tie modes and metrics.
+They run the session protocol only (`pop` also runs the user protocol, where it scores the same).
+
 User protocol (`evaluate_users`, for personalized models; any model can run it): the test events
 are played per user after that user's history (the training events), in user-parallel slots, the
 states carried as in training: HRNN builds its user state from the earlier sessions, the user-gated

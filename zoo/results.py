@@ -124,7 +124,7 @@ def add_commands(subparsers):
 
 def _run(args):
     from zoo.errors import UserError
-    from zoo.registry import model_class
+    from zoo.registry import BASELINES, model_class
 
     datasets, models = args.datasets.split(","), args.models.split(",")
     unknown = [d for d in datasets if d not in DATASETS]
@@ -132,6 +132,8 @@ def _run(args):
         raise UserError(f"unknown dataset {unknown[0]!r}; known: {', '.join(DATASETS)}")
     for name in models:
         model_class(name)
+        if name in BASELINES:
+            raise UserError(f"{name} is a baseline: the table has popularity; fit the others with zoo train --model")
     rows = results(args.data, datasets, models, args.epochs, progress=sys.stderr)
     if args.json:
         from zoo.files import write_json

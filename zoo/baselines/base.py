@@ -15,8 +15,6 @@ class Baseline:
     """
 
     personalized = False
-    user_parallel = False
-    extra_options = ()
     defaults = {}
     state_keys = ()
 
