@@ -106,6 +106,9 @@ def test_save_and_load_round_trip(name, tmp_path):
     histories = np.array([[0, 1, -1], [2, 3, 1]])
     np.testing.assert_array_equal(run.model.score_sessions(histories), model.score_sessions(histories))
     assert run.vocab == vocab
+    (tmp_path / "baseline.npz").write_bytes(b"not an npz")
+    with pytest.raises(UserError, match="not a complete baseline run directory"):
+        runs.load_run(tmp_path)
 
 
 def test_unknown_option_and_user_protocol_are_user_errors():

@@ -16,6 +16,7 @@ visibly unfinished (no `model.keras`), never half-written.
 import dataclasses
 import json
 import os
+import zipfile
 
 import numpy as np
 
@@ -101,7 +102,7 @@ def _load_baseline(run_dir):
             info = json.load(f)
         vocab = Vocabulary.load(os.path.join(run_dir, VOCAB))
         model = baselines.load(os.path.join(run_dir, BASELINE), info["model"], len(vocab), info["config"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
         raise UserError(f"{run_dir}: not a complete baseline run directory: {e}") from None
     return Run(model, vocab, info)
 
