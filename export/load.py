@@ -170,7 +170,10 @@ def load_test(export_dir, clients=32, requests=20000, protocol="grpc", malformed
         seconds = time.perf_counter() - start
         answers_after = _answers(good[0])
         process.send_signal(signal.SIGTERM)
-        stopped_cleanly = process.wait(60) == 0 and "stopped" in process.stdout.read()
+        try:
+            stopped_cleanly = process.wait(60) == 0 and "stopped" in process.stdout.read()
+        except subprocess.TimeoutExpired:  # serve_process kills it
+            stopped_cleanly = False
     sent = len(tally.latencies) + tally.refused + len(tally.errors)
     errors = tally.errors + [m for m, ok in (("no answer after the load", answers_after),
                                              ("no clean stop on SIGTERM", stopped_cleanly)) if not ok]
