@@ -137,3 +137,23 @@ def test_resume_trains_more_epochs_with_the_saved_settings(run_dir, data, tmp_pa
 def test_resume_without_a_checkpoint_is_a_clear_error(data, tmp_path, capsys):
     err = error_of(capsys, ["train", "--train", str(data / "train.tsv"), "--out", str(tmp_path / "new"), "--resume"])
     assert "no checkpoint to resume from" in err
+
+
+def test_evaluate_with_fixed_negatives_prints_sampled_metrics(run_dir, data, tmp_path, capsys):
+    import pandas as pd
+
+    test = pd.read_csv(data / "test.tsv", sep="\t", dtype=str)
+    one_each = tmp_path / "one_each.tsv"
+    test.drop_duplicates("UserId").to_csv(one_each, sep="\t", index=False)  # one test item per user
+    vocab = [str(i) for i in json.loads((run_dir / "vocab.json").read_text())["ids"]]
+    negatives = tmp_path / "negatives.txt"
+    negatives.write_text("".join(f"{user} {' '.join(vocab[:9])}\n" for user in test["UserId"].unique()))
+    err = error_of(capsys, ["evaluate", str(run_dir), "--test", str(data / "test.tsv"), "--negatives", str(negatives)])
+    assert "one test item per user" in err
+    capsys.readouterr()
+    assert main(["evaluate", str(run_dir), "--test", str(one_each), "--negatives", str(negatives),
+                 "--json", "--cutoffs", "1,10"]) in (0, None)
+    got = json.loads(capsys.readouterr().out)
+    assert got["sampled_negatives"] <= 9 and got["sampled_cases"] > 0
+    assert got["sampled_hr@10"] == 1.0  # at most 9 negatives: the target is always within the top 10
+    assert 0 < got["sampled_hr@1"] <= got["sampled_mrr"] <= 1

@@ -9,7 +9,8 @@ import pytest
 
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError, DataError
-from zoo.evaluate import evaluate, evaluate_sampled, known_items, metrics_from_ranks, ranks_from_counts
+from zoo.evaluate import (evaluate, evaluate_fixed_negatives, evaluate_sampled, known_items, metrics_from_ranks,
+                          ranks_from_counts, read_negatives)
 from zoo.gru4rec import GRU4Rec
 
 
@@ -210,3 +211,32 @@ def test_evaluate_sampled_all_equal(model):
     assert result["sampled_hr@1"] == 0.0 and result["sampled_hr@4"] == 1.0
     assert result["sampled_ndcg@4"] == pytest.approx(1 / np.log2(5))
     assert result["sampled_mrr"] == pytest.approx(0.25)
+
+
+# --- fixed negatives per user (S3-Rec style sampled protocol) ------------------------------------
+def test_read_negatives_and_bad_files(tmp_path):
+    good = tmp_path / "sample.txt"
+    good.write_text("u1 a b\nu2 c\n")
+    assert read_negatives(good) == {"u1": ["a", "b"], "u2": ["c"]}
+    bad = tmp_path / "bad.txt"
+    bad.write_text("u1\n")
+    with pytest.raises(DataError, match="at least one negative"):
+        read_negatives(bad)
+    with pytest.raises(DataError, match="cannot read"):
+        read_negatives(tmp_path / "missing.txt")
+
+
+def test_fixed_negatives_rank_each_user_target_against_its_negatives(model, vocab):
+    fix_scores(model, BIAS)  # a 0.5, b 2.0, c 2.0, d -1.0, e 1.0
+    history = frame([("1", "a", 1), ("1", "b", 2), ("2", "c", 3), ("3", "d", 4)]).assign(UserId=["u1", "u1", "u2", "u3"])
+    test = frame([("1", "e", 5), ("2", "a", 6), ("3", "b", 7)]).assign(UserId=["u1", "u2", "u3"])
+    negatives = {"u1": ["a", "d", "zz"], "u2": ["b", "e"], "u3": ["c", "d"]}
+    got = evaluate_fixed_negatives(model, test, vocab, history, negatives, cutoffs=(1, 2), ties="conservative")
+    # u1: e (1.0) vs a (0.5), d (-1.0) -> rank 1 ("zz" unknown: dropped, then 2 negatives for every case)
+    # u2: a (0.5) vs b (2.0), e (1.0) -> rank 3;  u3: b (2.0) vs c (2.0), d -> tie, conservative rank 2
+    ranks = np.array([1, 3, 2])
+    assert got["sampled_hr@1"] == pytest.approx(np.mean(ranks <= 1))
+    assert got["sampled_hr@2"] == pytest.approx(np.mean(ranks <= 2))
+    assert got["sampled_ndcg@2"] == pytest.approx(np.mean(np.where(ranks <= 2, 1 / np.log2(ranks + 1), 0)))
+    assert got["sampled_mrr"] == pytest.approx(np.mean(1 / ranks))
+    assert (got["sampled_cases"], got["sampled_negatives"], got["sampled_dropped_negatives"]) == (3, 2, 1)

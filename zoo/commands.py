@@ -65,6 +65,10 @@ def _add_evaluate(subparsers):
                         "user ids, else session (see zoo.evaluate)")
     p.add_argument("--history", metavar="PATH",
                    help="the events before the test, for the user protocol (default: the run's training log)")
+    p.add_argument("--negatives", metavar="FILE",
+                   help="SAMPLED protocol instead of full ranking: rank each user's test item against the "
+                        "negatives of FILE ('user item item ...' a line, e.g. S3-Rec's LastFM_sample.txt); "
+                        "reports sampled_hr@K, sampled_ndcg@K, sampled_mrr (not comparable with full ranking)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_columns(p)
     _add_ranking(p)
@@ -222,6 +226,14 @@ def _evaluate(args):
     from zoo.evaluate import evaluate_run, resolve_protocol
 
     run = runs.load_run(args.run_dir)
+    if args.negatives:
+        from zoo.evaluate import evaluate_fixed_negatives, read_negatives
+
+        metrics = evaluate_fixed_negatives(run.model, test, run.vocab, _history(args, run),
+                                           read_negatives(args.negatives), cutoffs=cutoffs, ties=args.ties)
+        print(json.dumps(metrics, sort_keys=True) if args.json else
+              "\n".join(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}" for k, v in metrics.items()))
+        return
     protocol = resolve_protocol(run.model, test, args.protocol)
     history = _history(args, run) if protocol == "user" else None
     _print_metrics(evaluate_run(run.model, test, run.vocab, protocol, history, run.users, cutoffs=cutoffs,
