@@ -4,6 +4,8 @@ import resource
 import sys
 import time
 
+from zoo.cli import add_threads_option
+
 
 def bench_train(train_path, preset=None, model="gru4rec", epochs=1, sets=(), with_model=False):
     """Trains `epochs` epochs and times them; the first epoch includes tracing, so also reported apart.
@@ -50,6 +52,7 @@ def add_commands(commands):
     p.add_argument("--epochs", type=int, default=1, help="epochs to time (default 1)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one option")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_threads_option(p)
     p.set_defaults(func=_run)
 
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 
+from zoo.cli import add_threads_option
 from zoo.errors import DataError, UserError
 
 
@@ -51,6 +52,7 @@ def _add_train(subparsers):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_columns(p)
     _add_ranking(p)
+    add_threads_option(p)
     p.set_defaults(func=_train)
 
 
