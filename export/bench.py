@@ -148,6 +148,8 @@ def add_commands(commands):
     p = commands.add_parser("serve", help="latencies of an export: SavedModel in process, gRPC, REST, TFLite")
     p.add_argument("dir", metavar="DIR", help="deployment directory of `zoo export`")
     p.add_argument("--requests", type=int, default=200, help="timed requests per case (default 200)")
+    p.add_argument("--load", type=int, nargs=2, metavar=("CLIENTS", "REQUESTS"),
+                   help="also load-test the local server by gRPC and REST (as `zoo bench load`), e.g. 32 20000")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_serve)
     p = commands.add_parser("quantization", help="Recall@N / MRR@N of the TFLite variants of an export on a test log")
@@ -171,11 +173,19 @@ def _serve(args):
     if args.requests < 1:
         raise UserError(f"--requests must be >= 1, got {args.requests}")
     result = bench_serve(args.dir, args.requests)
+    if args.load:
+        from .load import load_test
+
+        clients, requests = args.load
+        result["load"] = {protocol: load_test(args.dir, clients, requests, protocol) for protocol in ("grpc", "rest")}
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return
     for case, times in result["latency"].items():
         print(f"{case:<44} p50 {times['p50_ms']:8.3f} ms   p99 {times['p99_ms']:8.3f} ms")
+    for protocol, load in result.get("load", {}).items():
+        print(f"load {protocol:<39} {load['errors']} errors of {load['sent']}, p50 {load['p50_ms']:.1f} ms, "
+              f"p99 {load['p99_ms']:.1f} ms, {load['requests_per_s']:.0f} requests/s")
     for name, size in result["sizes"].items():
         print(f"{name:<44} {size / 1e6:8.2f} MB")
 

@@ -19,6 +19,16 @@ def test_bench_serve_reports_every_case_and_the_sizes(exported, capsys):  # noqa
     assert set(result["latency"]) == cases
     assert all(0 < t["p50_ms"] <= t["p99_ms"] for t in result["latency"].values())
     assert set(result["sizes"]) == {"saved_model", "model.tflite", "model_fp16.tflite", "model_int8.tflite"}
+    assert "load" not in result
+
+
+def test_bench_serve_load_option_runs_the_load_test_on_both_protocols(exported, capsys):  # noqa: F811
+    _, out = exported("gru4rec")
+    capsys.readouterr()
+    assert main(["bench", "serve", str(out), "--requests", "2", "--load", "4", "40", "--json"]) in (0, None)
+    load = json.loads(capsys.readouterr().out)["load"]
+    assert set(load) == {"grpc", "rest"}
+    assert all((run["sent"], run["ok"], run["errors"]) == (40, 40, 0) for run in load.values())
 
 
 def test_bench_quantization_float32_recall_is_the_keras_recall(exported, log, tmp_path, capsys):  # noqa: F811
