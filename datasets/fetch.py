@@ -52,7 +52,7 @@ def fetch(name, directory, progress=None):
     os.makedirs(directory, exist_ok=True)
     download_path = os.path.join(directory, os.path.basename(urllib.parse.urlparse(source.url).path))
     if not os.path.exists(download_path):
-        digest = download(source.url, download_path, source.sha256, progress)
+        digest = download(source.url, download_path, source.sha256, progress, md5=source.md5)
         if source.sha256 is None:
             _record_checksum(download_path, digest, progress)
     if source.member is not None:
@@ -60,7 +60,7 @@ def fetch(name, directory, progress=None):
     return target
 
 
-def download(url, path, sha256=None, progress=None):
+def download(url, path, sha256=None, progress=None, md5=None):
     """Downloads `url` to `path` through `path.part`, resuming a previous partial download.
 
     Args:
@@ -68,6 +68,7 @@ def download(url, path, sha256=None, progress=None):
         path: the final file, which appears only when complete and verified.
         sha256: the expected SHA-256 (hex), or None to skip the check.
         progress: a text stream for progress lines, or None.
+        md5: the expected MD5 (hex), where the publisher lists one, or None.
 
     Returns:
         The SHA-256 (hex) of the downloaded file.
@@ -94,11 +95,10 @@ def download(url, path, sha256=None, progress=None):
         reason = getattr(e, "reason", None) or e
         raise UserError(f"cannot download {url}: {reason} (run again to resume)") from None
     digest = file_sha256(part)
-    if sha256 is not None and digest != sha256.lower():
-        os.remove(part)
-        raise DataError(
-            f"{url}: checksum mismatch: expected sha256 {sha256}, got {digest}; the download was removed"
-        )
+    for name, expected, got in (("sha256", sha256, digest), ("md5", md5, md5 and file_digest(part, "md5"))):
+        if expected is not None and got != expected.lower():
+            os.remove(part)
+            raise DataError(f"{url}: checksum mismatch: expected {name} {expected}, got {got}; the download was removed")
     os.replace(part, path)
     return digest
 
@@ -122,7 +122,12 @@ def extract(archive, member, target):
 
 def file_sha256(path):
     """The SHA-256 (hex) of a file, read in chunks."""
-    digest = hashlib.sha256()
+    return file_digest(path, "sha256")
+
+
+def file_digest(path, algorithm):
+    """The hex digest of a file by `algorithm` (a hashlib name), read in chunks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)

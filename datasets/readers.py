@@ -121,6 +121,7 @@ class Source:
             None where the publisher requires a login, see `manual`.
         member: the path of `filename` inside the downloaded archive, None if not an archive.
         sha256: the SHA-256 of the download, None where not known.
+        md5: the MD5 the publisher lists beside the download (GroupLens' `.zip.md5`), None if none.
         manual: how to get the file by hand, for sources without a direct link.
     """
 
@@ -129,6 +130,7 @@ class Source:
     url: str = None
     member: str = None
     sha256: str = None
+    md5: str = None
     manual: str = None
 
 
@@ -156,12 +158,14 @@ SOURCES = {
         "u.data",
         url="https://files.grouplens.org/datasets/movielens/ml-100k.zip",
         member="ml-100k/u.data",
+        md5="0e33842e24a9c977be4e0107933c0723",  # GroupLens' ml-100k.zip.md5
     ),
     "ml-1m": Source(
         read_movielens,
         "ratings.dat",
         url="https://files.grouplens.org/datasets/movielens/ml-1m.zip",
         member="ml-1m/ratings.dat",
+        md5="c4d9eecfca2ab87c1945afe126590906",  # GroupLens' ml-1m.zip.md5
     ),
     "lastfm-1k": Source(
         read_lastfm1k,

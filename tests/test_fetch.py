@@ -81,6 +81,14 @@ def test_checksum_mismatch_removes_the_download(server, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_publisher_md5_is_checked_too(server, tmp_path):
+    with pytest.raises(DataError, match="expected md5"):
+        download(f"{server.url}/data.bin", str(tmp_path / "data.bin"), md5="0" * 32)
+    assert list(tmp_path.iterdir()) == []
+    download(f"{server.url}/data.bin", str(tmp_path / "data.bin"), md5=hashlib.md5(BODY).hexdigest())
+    assert (tmp_path / "data.bin").read_bytes() == BODY
+
+
 def test_server_ignoring_the_range_starts_over(server, tmp_path):
     (tmp_path / "data.bin.part").write_bytes(b"garbage")
     server.ignore_range = True
