@@ -77,3 +77,19 @@ def test_personalized_mistakes_are_one_line_errors(hrnn_run, data, tmp_path, cap
     assert "users.json is missing" in capsys.readouterr().err
     assert main(["evaluate", str(hrnn_run), "--test", str(data / "test.tsv"), "--history", str(no_users)]) == 2
     assert "history events have no user ids" in capsys.readouterr().err
+
+
+def test_recommend_replays_earlier_sessions_for_hrnn(hrnn_run, capsys):
+    run = runs.load_run(hrnn_run)
+    first, second, current = (list(run.vocab.decode(pair)) for pair in ([0, 1, 2], [3, 4, 5], [6, 7]))
+
+    def cli(*more):
+        capsys.readouterr()
+        assert main(["recommend", str(hrnn_run), "--items", ",".join(current), "-k", "5", "--json", *more]) in (0, None)
+        return json.loads(capsys.readouterr().out)["items"]
+
+    replayed = cli("--earlier", f"{','.join(first)};{','.join(second)}")
+    expected, _ = runs.recommend(run.model, run.vocab, current, k=5, earlier_sessions=[first, second])
+    assert replayed == [str(i) for i, _ in expected]
+    alone, _ = runs.recommend(run.model, run.vocab, current, k=5)
+    assert cli() == [str(i) for i, _ in alone]

@@ -83,6 +83,10 @@ def _add_recommend(subparsers):
     p.add_argument("--items", required=True, help="the session so far: item ids separated by commas")
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--exclude-history", action="store_true", help="never recommend an item of the session")
+    p.add_argument("--user", help="personalized models: the user id (unseen or absent: the fallback user)")
+    p.add_argument("--earlier", default="", metavar="IDS;IDS",
+                   help="personalized models: the user's earlier sessions, oldest first, ';' between sessions "
+                        "and ',' between items, replayed before --items (HRNN builds its user state from them)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_recommend)
 
@@ -263,8 +267,10 @@ def _recommend(args):
         raise UserError("--items is empty")
     from zoo import runs
 
+    earlier = [[i.strip() for i in session.split(",") if i.strip()] for session in args.earlier.split(";")]
     run = runs.load_run(args.run_dir)
-    top, unknown = runs.recommend(run.model, run.vocab, items, k=args.k, exclude_history=args.exclude_history)
+    top, unknown = runs.recommend(run.model, run.vocab, items, k=args.k, exclude_history=args.exclude_history,
+                                  earlier_sessions=[s for s in earlier if s], user=args.user, users=run.users)
     if args.json:
         print(json.dumps({"items": [str(i) for i, _ in top], "scores": [s for _, s in top],
                           "unknown": [str(i) for i in unknown]}))
