@@ -157,3 +157,24 @@ def test_evaluate_with_fixed_negatives_prints_sampled_metrics(run_dir, data, tmp
     assert got["sampled_negatives"] <= 9 and got["sampled_cases"] > 0
     assert got["sampled_hr@10"] == 1.0  # at most 9 negatives: the target is always within the top 10
     assert 0 < got["sampled_hr@1"] <= got["sampled_mrr"] <= 1
+
+
+def test_overwrite_keeps_the_old_run_until_the_new_one_is_saved(run_dir, data, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from zoo import training
+
+    target = tmp_path / "again"
+    shutil.copytree(run_dir, target)
+    before = (target / "model.keras").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "fit", crash)
+    argv = ["train", "--train", str(data / "train.tsv"), "--out", str(target), "--overwrite", *SMALL]
+    assert main(argv) == 130  # interrupted during training
+    assert (tmp_path / "again.previous" / "model.keras").read_bytes() == before  # nothing lost
+    monkeypatch.undo()
+    assert main(argv) in (0, None)
+    assert (target / "model.keras").is_file() and not (tmp_path / "again.previous").exists()

@@ -40,7 +40,8 @@ def _add_train(subparsers):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one option, e.g. --set layers=200 --set learning_rate=0.1 (repeatable)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
-    p.add_argument("--overwrite", action="store_true", help="replace RUN_DIR if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace RUN_DIR if it exists (kept as RUN_DIR.previous until the new run is saved)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted (or finished, to train more --epochs) run in RUN_DIR "
                         "from its last checkpoint, with its settings")
@@ -174,8 +175,10 @@ def _train(args):
 
     users = training.user_vocabulary(train, args.model)
     board = [keras.callbacks.TensorBoard(args.tensorboard)] if args.tensorboard else []
+    previous = args.out.rstrip("/") + ".previous"  # the run --overwrite replaces, kept until the new one is saved
     if args.overwrite and not args.resume and os.path.isdir(args.out):
-        shutil.rmtree(args.out)
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(args.out, previous)
     model, vocab, log = training.fit(args.model, train, config, verbose=0 if args.quiet else 1, user_vocab=users,
                                      checkpoint_dir=checkpoint_dir, checkpoint_every=args.checkpoint_every,
                                      resume=args.resume, validation=validation, callbacks=board)
@@ -183,6 +186,7 @@ def _train(args):
     if test is not None:
         metrics = evaluate_run(model, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=args.ties)
     runs.save_run(args.out, model, vocab, _run_info(args, config), log, metrics, users)
+    shutil.rmtree(previous, ignore_errors=True)
     last = log[-1]
     print(f"trained {args.model} for {len(log)} epochs: loss {last['loss']:.4f}, "
           f"{last['events_per_s']:.0f} events/s; saved {args.out}", file=sys.stderr)
