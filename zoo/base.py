@@ -110,7 +110,8 @@ class SessionRecommender(keras.Model):
         bpreg: score regularization of BPR-max.
         logq: weight of the logQ correction of cross-entropy.
         batch_size: number of session slots trained in parallel.
-        seed: seed of the initializers and dropout.
+        seed: seed of the dropout masks (initialization follows Keras' global seed, which
+            `zoo.training.fit` sets from the configuration's `seed`).
 
     Class attributes: `personalized` (takes `n_users` and user inputs), `user_parallel` (trains on
     user-parallel mini-batches), `extra_options` (its options beyond these, for `zoo.presets`).
@@ -169,7 +170,7 @@ class SessionRecommender(keras.Model):
     def build(self, input_shape=None):
         if self.built:
             return
-        h_last, seed = self.layer_sizes[-1], self.seed
+        h_last = self.layer_sizes[-1]
         self.item_vectors = self.add_weight(
             shape=(self.n_items, h_last), initializer=glorot_uniform((self.n_items, h_last)), name="item_vectors")
         self.item_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="item_bias")
@@ -190,7 +191,6 @@ class SessionRecommender(keras.Model):
             self.add_weight(shape=(self.batch_size, size), initializer="zeros", trainable=False, name=f"slot_state_{k}")
             for k, size in enumerate(self.state_sizes)]
         self.built = True
-        del seed
 
     @property
     def state_sizes(self):
