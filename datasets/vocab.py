@@ -19,14 +19,18 @@ ORDERS = ("sorted", "first_seen")
 
 def _values(ids):
     """The ids as a NumPy array (object for strings)."""
-    return ids.to_numpy() if isinstance(ids, (pd.Series, pd.Index)) else np.asarray(ids)
+    if isinstance(ids, (pd.Series, pd.Index)):
+        return ids.to_numpy()
+    values = np.asarray(ids)
+    return np.asarray(ids, dtype=object) if values.dtype.kind == "U" else values  # "U" drops trailing NULs
 
 
 def _string_objects(values):
     """`values` as an object array of str, converted only where they are not all str already."""
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
         return values
-    return values.astype(str).astype(object)
+    # pandas' str conversion, not NumPy's: fixed-width NumPy strings drop trailing NUL characters
+    return pd.Series(values, dtype=object).astype(str).to_numpy(dtype=object)
 
 
 def _kind(values):
@@ -127,7 +131,7 @@ class Vocabulary:
         Returns:
             np.int32 array of the same length: the indices, -1 for ids not in the vocabulary.
         """
-        values = ids if isinstance(ids, (pd.Series, pd.Index)) else np.asarray(ids)
+        values = _values(ids)
         if self._int_index is not None and values.dtype.kind in "iu":
             return self._int_index.get_indexer(values).astype(np.int32)
         codes, uniques = pd.factorize(values)  # hash each distinct id once (missing ids: code -1)

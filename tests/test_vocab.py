@@ -80,3 +80,8 @@ def test_load_missing_or_corrupt(tmp_path):
     bad.write_text(json.dumps({"format": "zoo.vocabulary/1", "kind": "int", "ids": [1, 1]}))
     with pytest.raises(UserError, match="not unique"):
         Vocabulary.load(bad)
+
+
+def test_ids_ending_in_nul_characters_keep_them():
+    vocab = Vocabulary.fit(pd.Series([0, "\x00", "a\x00"], dtype=object))
+    assert list(vocab.decode(vocab.encode(["\x00", "a\x00", "0"]))) == ["\x00", "a\x00", "0"]
