@@ -149,7 +149,7 @@ def test_bpr_worked_example():
     # Row 0: r = 2, negatives 0.5, -1:  (-log sig(1.5) - log sig(3)) / 2
     # Row 1: r = 1, negatives 0.1, 0.3: (-log sig(0.9) - log sig(0.7)) / 2
     s = tf.constant([[2.0, 0.5, -1.0], [0.1, 1.0, 0.3]])
-    got = losses.bpr(s, col_mask=tf.constant([True, True, True])).numpy()
+    got = losses.bpr(s, tf.constant([True, True, True])).numpy()
     sp = lambda x: np.log1p(np.exp(-x))  # -log sigmoid(x)
     np.testing.assert_allclose(got, [(sp(1.5) + sp(3.0)) / 2, (sp(0.9) + sp(0.7)) / 2], rtol=1e-6)
 
@@ -208,3 +208,42 @@ def test_reduce_loss_ignores_masked_rows_whatever_their_value(bad):
 def test_loss_table_names_every_function():
     assert losses.LOSSES == {"cross-entropy": losses.cross_entropy, "bpr": losses.bpr, "bpr-max": losses.bpr_max,
                              "top1": losses.top1, "top1-max": losses.top1_max}
+
+
+def expand_and_merge(rng, logq):
+    """One step's candidates both ways: the reference's columns (targets, then samples, repeats
+    kept) and the distinct items with their counts, scored from the same item scores."""
+    items = rng.normal(0.0, 1.5, size=(4, 9))  # row i's score of item k
+    targets, row_mask = np.array([3, 1, 3, 5]), np.array([True, True, False, True])
+    samples = np.array([1, 7, 7, 3, 2, 3])
+    log_count = np.log(rng.integers(1, 50, size=9)).astype(np.float32)
+    columns = np.concatenate([targets, samples])
+    col_mask = np.concatenate([row_mask, np.ones(len(samples), bool)])
+    col_log_q = np.concatenate([log_count[targets], 0.5 * log_count[samples]])
+    distinct = np.array([3, 1, 5, 7, 2, 8])  # 8: an input only, no candidate column
+    positive = np.array([list(distinct).index(t) for t in targets])
+    merged = losses.merged_columns(
+        tf.constant(positive), tf.constant(row_mask),
+        [np.sum((targets == d) & row_mask) for d in distinct], [np.sum(samples == d) for d in distinct],
+        tf.constant(log_count[distinct]), tf.constant(0.5 * log_count[distinct]), logq)
+    return items, columns, col_mask, col_log_q, distinct, merged, row_mask
+
+
+@pytest.mark.parametrize("name", list(losses.LOSSES))
+def test_merged_columns_give_the_reference_layout_loss_and_gradient(name):
+    # Equal items merged into one counted column: the same per-row loss and the same gradient
+    # on every item's score as the reference's layout with the repeats spelled out.
+    logq = 0.7 if name == "cross-entropy" else 0.0
+    items, columns, col_mask, col_log_q, distinct, merged, row_mask = expand_and_merge(np.random.default_rng(3), logq)
+    fn = losses.LOSSES[name]
+    x = tf.Variable(items, dtype=tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        if name == "cross-entropy":
+            full = fn(tf.gather(x, columns, axis=1), tf.constant(col_mask), tf.constant(col_log_q, tf.float32), logq)
+        else:
+            full = fn(tf.gather(x, columns, axis=1), tf.constant(col_mask))
+        short = fn(tf.gather(x, distinct, axis=1), merged)
+        total_full, total_short = losses.reduce_loss(full, row_mask), losses.reduce_loss(short, row_mask)
+    np.testing.assert_allclose(short.numpy()[row_mask], full.numpy()[row_mask], rtol=1e-5)
+    np.testing.assert_allclose(tape.gradient(total_short, x).numpy(), tape.gradient(total_full, x).numpy(),
+                               rtol=1e-4, atol=1e-6)

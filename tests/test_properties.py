@@ -42,10 +42,14 @@ def test_the_tf_data_steps_match_the_numpy_batches_and_the_log(events, batch_siz
         np.testing.assert_array_equal(features["mask"], batches.mask[t])
         assert not features["reset"][~features["mask"]].any()
         assert (features["item"][~features["mask"]] == 0).all() and (targets[~features["mask"]] == 0).all()
-        negatives = features.get("negatives", np.zeros(0, np.int32))
-        assert negatives.shape == (n_sample,) and ((0 <= negatives) & (negatives < len(vocab))).all()
+        candidates = features["candidates"]
+        assert len(set(candidates)) == len(candidates) and ((0 <= candidates) & (candidates < len(vocab))).all()
+        np.testing.assert_array_equal(candidates[features["target_column"]], targets)
+        np.testing.assert_array_equal(candidates[features["input_column"]], features["item"])
+        assert features["sample_counts"].sum() == n_sample
+        assert features["target_counts"].sum() == features["mask"].sum()
         log_q = np.log(np.maximum(counts, 1)).astype(np.float32)
-        np.testing.assert_allclose(features["col_log_q"][:batch_size], log_q[targets], rtol=1e-6)
+        np.testing.assert_allclose(features["target_log_q"][features["target_column"]], log_q[targets], rtol=1e-6)
     mask = batches.mask
     got = sorted(zip(vocab.decode(batches.items[mask]), vocab.decode(batches.targets[mask]), batches.reset[mask]))
     assert got == expected_pairs(events)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.datasets.sampling import sample_store, sampling_cdf, with_negatives
+from zoo.datasets.sampling import alias_table, sample_store, with_negatives
 
 COUNTS = np.array([1, 10, 100, 1000, 0])
 
@@ -17,9 +17,16 @@ def test_samples_follow_count_to_the_alpha(alpha):
     np.testing.assert_allclose(drawn, expected, atol=0.005)
 
 
-def test_cdf_ends_at_exactly_one():
-    cdf = sampling_cdf([3, 3, 3], 1.0)
-    assert cdf[-1] == 1.0 and np.all(np.diff(cdf) >= 0)
+@pytest.mark.parametrize("counts, alpha", [([1, 10, 100, 1000, 0], 0.5), ([3, 3, 3], 1.0), ([5, 0, 1, 2], 1.0),
+                                           ([7, 1, 1, 1, 1, 1, 1, 1], 0.0), ([2, 1000, 1], 1.0)])
+def test_alias_table_gives_every_item_exactly_its_share(counts, alpha):
+    # P(j) = (keep[j] + sum over the columns k aliased to j of (1 - keep[k])) / n
+    keep, alias = alias_table(counts, alpha)
+    n = len(counts)
+    share = (keep + np.bincount(alias, weights=1.0 - keep, minlength=n)) / n
+    weights = np.asarray(counts, float) ** alpha
+    np.testing.assert_allclose(share, weights / weights.sum(), rtol=1e-12, atol=1e-15)
+    assert np.all((0.0 <= keep) & (keep <= 1.0))
 
 
 def test_store_is_reproducible_by_seed_and_fresh_every_pass():
@@ -34,20 +41,30 @@ def test_store_is_reproducible_by_seed_and_fresh_every_pass():
     assert not np.array_equal(first[0], other[0])
 
 
-def test_with_negatives_adds_samples_and_log_q_columns():
+def test_with_negatives_merges_inputs_targets_and_samples_into_distinct_candidates():
     steps = tf.data.Dataset.from_tensor_slices(
         ({"item": [[0, 1], [2, 3]], "reset": [[True, True], [False, False]], "mask": [[True, True], [True, False]]},
          [[1, 2], [3, 0]]))
     out = list(with_negatives(steps, COUNTS, n_sample=3, sample_alpha=0.5, seed=0, rows_needed=2).as_numpy_iterator())
+    store = next(sample_store(COUNTS, 3, 0.5, seed=0, rows_needed=2).batch(2).as_numpy_iterator())
+    log_count = np.log(np.maximum(COUNTS, 1))
     assert len(out) == 2
-    for inputs, targets in out:
-        negatives = inputs["negatives"]
-        assert negatives.shape == (3,)
-        log_count = np.log(np.maximum(COUNTS, 1))
-        expected = np.concatenate([log_count[targets], 0.5 * log_count[negatives]])
-        np.testing.assert_allclose(inputs["col_log_q"], expected, rtol=1e-6)
+    for (inputs, targets), negatives in zip(out, store):
+        cands = inputs["candidates"]
+        assert len(set(cands)) == len(cands)  # distinct
+        np.testing.assert_array_equal(cands[inputs["target_column"]], targets)
+        np.testing.assert_array_equal(cands[inputs["input_column"]], inputs["item"])
+        # Each candidate counts its active targets and its samples: together the reference's columns.
+        np.testing.assert_array_equal(inputs["target_counts"], [np.sum((targets == c) & inputs["mask"]) for c in cands])
+        np.testing.assert_array_equal(inputs["sample_counts"], [np.sum(negatives == c) for c in cands])
+        # log Q of the item as a target (log count) and as a sample (0.5 log count), zero where it is none
+        np.testing.assert_allclose(inputs["target_log_q"], np.where(np.isin(cands, targets), log_count[cands], 0), rtol=1e-6)
+        np.testing.assert_allclose(inputs["sample_log_q"], np.where(np.isin(cands, negatives), 0.5 * log_count[cands], 0),
+                                   rtol=1e-6)
     without = list(with_negatives(steps, COUNTS, n_sample=0, sample_alpha=0.5).as_numpy_iterator())
-    assert "negatives" not in without[0][0] and without[0][0]["col_log_q"].shape == (2,)
+    inputs, targets = without[1]
+    assert sorted(inputs["candidates"]) == [0, 2, 3] and not inputs["sample_counts"].any()
+    np.testing.assert_array_equal(inputs["target_counts"][inputs["target_column"]], [1, 0])  # slot 1 is idle
 
 
 def test_a_store_started_at_pass_p_draws_what_pass_p_drew():

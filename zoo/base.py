@@ -36,6 +36,8 @@ import keras
 import tensorflow as tf
 
 from zoo import losses
+from zoo.datasets.sampling import merge_candidates
+from zoo.optimizers import DistinctRows
 from zoo.errors import ConfigError
 
 FINAL_ACTIVATIONS = ("linear", "tanh", "elu-<alpha>", "softmax")
@@ -210,8 +212,10 @@ class SessionRecommender(keras.Model):
     def initial_states(self, batch_size):
         return [tf.zeros((batch_size, size)) for size in self.state_sizes]
 
-    def _item_input(self, items, training):
-        if self.constrained_embedding:
+    def _item_input(self, items, training, item_vectors=None):
+        if item_vectors is not None:
+            x = item_vectors
+        elif self.constrained_embedding:
             x = tf.gather(self.item_vectors, items)
         elif self.embedding:
             x = tf.gather(self.item_embedding, items)
@@ -219,13 +223,14 @@ class SessionRecommender(keras.Model):
             x = tf.gather(self.input_table, items)
         return self.embed_dropout(x, training=training)
 
-    def step(self, items, states, training=False, users=None):
+    def step(self, items, states, training=False, users=None, item_vectors=None):
         """One step for a batch of slots: item indices [B] and states -> (output h [B, H_L], states).
 
-        `users` [B] (user indices) is used by personalized models only. States after the cores'
-        (a model's own, e.g. HRNN's user state) are carried unchanged.
+        `users` [B] (user indices) is used by personalized models only. `item_vectors` [B, H_L]:
+        the items' rows of `item_vectors`, already gathered (constrained embedding only). States
+        after the cores' (a model's own, e.g. HRNN's user state) are carried unchanged.
         """
-        x, new_states, position = self._item_input(items, training), [], 0
+        x, new_states, position = self._item_input(items, training, item_vectors), [], 0
         for i, core in enumerate(self.cores):
             n = len(core.state_sizes)
             core_states = core.step(self.core_input(i, x, states, users, training), states[position:position + n])
@@ -319,29 +324,83 @@ class SessionRecommender(keras.Model):
     def metrics(self):
         return [self.loss_tracker]
 
+    def make_train_function(self, force=False):
+        """Keras' train function, with `fit` over a tf.data iterator running `steps_per_execution`
+        steps in one graph loop that inlines `train_step`.
+
+        Keras' own loop calls the step as a nested function and wraps every step's data and logs in
+        optionals; that costs about as much as a quarter of a GRU4Rec step on a CPU. Everything
+        else (`train_on_batch`, `run_eagerly`, other inputs) goes to Keras' function.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=True)
+        if self.run_eagerly or self.jit_compile:
+            return self.train_function
+        keras_function, steps = self.train_function, self.steps_per_execution
+
+        @tf.function(reduce_retracing=True)
+        def run_steps(iterator):
+            def more(done, logs, ended):
+                return tf.logical_and(done < steps, tf.logical_not(ended))
+
+            def one_step(done, logs, ended):  # takes a batch only when it will train on it
+                batch = iterator.get_next_as_optional()
+                return tf.cond(batch.has_value(), lambda: (done + 1, self.train_step(batch.get_value()), False),
+                               lambda: (done, logs, True))
+
+            logs = {name: tf.zeros_like(value) for name, value in self._logs().items()}
+            done, logs, _ = tf.while_loop(more, one_step, [0, logs, False])
+            return done, logs
+
+        def function(iterator):
+            if not isinstance(iterator, tf.data.Iterator):
+                return keras_function(iterator)
+            done, logs = run_steps(iterator)
+            if int(done) == 0:
+                raise StopIteration
+            return logs
+
+        self.train_function = function
+        return function
+
+    def _logs(self):
+        return {"loss": self.loss_tracker.result()}
+
     def train_step(self, data):
+        """One training step on merged candidates (`zoo.datasets.sampling.merge_candidates`, applied
+        here to a step that comes without them).
+
+        The distinct candidate items' vectors and biases are gathered once and the slots' inputs
+        are read from the same rows (constrained embedding), so `item_vectors` and `item_bias` get
+        gradients on distinct rows only, which the optimizer applies without summing duplicates.
+        """
         inputs, targets = data
-        items, reset, mask = inputs["item"], inputs["reset"], inputs["mask"]
-        negatives = inputs.get("negatives")
-        candidates = targets if negatives is None else tf.concat([targets, negatives], axis=0)
-        col_mask = mask if negatives is None else tf.concat([mask, tf.ones_like(negatives, tf.bool)], axis=0)
+        if "candidates" not in inputs:  # a step of the reference's layout (`negatives`, `col_log_q` optional)
+            inputs = merge_candidates(inputs, targets, inputs.get("negatives"), inputs.get("col_log_q"))
+        mask, candidates = inputs["mask"], inputs["candidates"]
+        logq = self.logq if self.loss_name == "cross-entropy" else 0.0
+        columns = losses.merged_columns(inputs["target_column"], mask, inputs["target_counts"], inputs["sample_counts"],
+                                        inputs["target_log_q"], inputs["sample_log_q"], logq)
         with tf.GradientTape() as tape:  # HRNN's session start is part of the step's graph
-            states = self.start_sessions([s.value for s in self.slot_states], reset, inputs.get("user_start"),
+            states = self.start_sessions([s.value for s in self.slot_states], inputs["reset"], inputs.get("user_start"),
                                          training=True)
-            hidden, new_states = self.step(items, states, training=True, users=inputs.get("user"))
-            scores = self._activation(self.score_candidates(hidden, candidates))
-            per_row = self._per_row_loss(scores, col_mask, inputs.get("col_log_q"))
-            loss = losses.reduce_loss(per_row, mask)
+            vectors = tf.gather(self.item_vectors, candidates)
+            x = tf.gather(vectors, inputs["input_column"]) if self.constrained_embedding else None
+            hidden, new_states = self.step(inputs["item"], states, training=True, users=inputs.get("user"),
+                                           item_vectors=x)
+            scores = tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias, candidates)
+            loss = losses.reduce_loss(self._loss(self._activation(scores), columns), mask)
         variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        gradients = [DistinctRows.of(g) if v is self.item_vectors or v is self.item_bias else g
+                     for g, v in zip(tape.gradient(loss, variables), variables)]
+        self.optimizer.apply(gradients, variables)
         for variable, value in zip(self.slot_states, new_states):
             variable.assign(value)
         self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        return self._logs()
 
-    def _per_row_loss(self, scores, col_mask, col_log_q):
-        if self.loss_name == "cross-entropy":
-            return self._loss_fn(scores, col_mask, col_log_q=col_log_q, logq=self.logq)
+    def _loss(self, scores, columns):
         if self.loss_name == "bpr-max":
-            return self._loss_fn(scores, col_mask, bpreg=self.bpreg)
-        return self._loss_fn(scores, col_mask)
+            return self._loss_fn(scores, columns, bpreg=self.bpreg)
+        return self._loss_fn(scores, columns)

@@ -71,19 +71,18 @@ class GRUCore(RecurrentCore):
             return self._step_reset_after(x_proj, states[0])
         h = states[0]
         units = self.units
-        x_proj = x_proj + self.bias
-        rz = tf.sigmoid(x_proj[:, : 2 * units] + tf.matmul(h, self.recurrent_kernel[:, : 2 * units]))
-        r, z = rz[:, :units], rz[:, units:]
-        c = tf.tanh(x_proj[:, 2 * units:] + tf.matmul(r * h, self.recurrent_kernel[:, 2 * units:]))
+        x_rz, x_c = tf.split(x_proj + self.bias, [2 * units, units], axis=1)  # splits: cheap gradients
+        u_rz, u_c = tf.split(self.recurrent_kernel, [2 * units, units], axis=1)
+        r, z = tf.split(tf.sigmoid(x_rz + tf.matmul(h, u_rz)), 2, axis=1)
+        c = tf.tanh(x_c + tf.matmul(r * h, u_c))
         return [(1.0 - z) * h + z * c]
 
     def _step_reset_after(self, x_proj, h):
         units = self.units
-        x_proj = x_proj + self.bias
-        hu = tf.matmul(h, self.recurrent_kernel)
-        rz = tf.sigmoid(x_proj[:, : 2 * units] + hu[:, : 2 * units])
-        r, z = rz[:, :units], rz[:, units:]
-        c = tf.tanh(x_proj[:, 2 * units:] + r * (hu[:, 2 * units:] + self.recurrent_bias))
+        x_rz, x_c = tf.split(x_proj + self.bias, [2 * units, units], axis=1)
+        h_rz, h_c = tf.split(tf.matmul(h, self.recurrent_kernel), [2 * units, units], axis=1)
+        r, z = tf.split(tf.sigmoid(x_rz + h_rz), 2, axis=1)
+        c = tf.tanh(x_c + r * (h_c + self.recurrent_bias))
         return [(1.0 - z) * h + z * c]
 
 

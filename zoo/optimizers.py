@@ -14,6 +14,18 @@ import keras
 import tensorflow as tf
 
 
+class DistinctRows(tf.IndexedSlices):
+    """A sparse gradient whose row indices are known to be distinct (nothing to sum first).
+
+    `SessionRecommender.train_step` gathers the item rows of a step once, from distinct items, and
+    marks their gradients so; `AdagradMomentum` then updates the rows as they come.
+    """
+
+    @classmethod
+    def of(cls, gradient):
+        return cls(gradient.values, gradient.indices, gradient.dense_shape)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class AdagradMomentum(keras.optimizers.Optimizer):
     """Adagrad with (heavy-ball) momentum and indexed updates for sparse gradients.
@@ -47,8 +59,10 @@ class AdagradMomentum(keras.optimizers.Optimizer):
         acc, vel = self._accumulators[index], self._velocities[index]
         lr = tf.cast(learning_rate, variable.dtype)
         if isinstance(gradient, tf.IndexedSlices):
-            rows, position = tf.unique(gradient.indices)
-            grad = tf.math.unsorted_segment_sum(gradient.values, position, tf.shape(rows)[0])
+            rows, grad = gradient.indices, gradient.values
+            if not isinstance(gradient, DistinctRows):
+                rows, position = tf.unique(rows)
+                grad = tf.math.unsorted_segment_sum(grad, position, tf.shape(rows)[0])
             new_acc = tf.gather(acc, rows) + tf.square(grad)
             new_vel = self.momentum * tf.gather(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
             self.assign(acc, tf.IndexedSlices(new_acc, rows))  # scatter: only the touched rows
