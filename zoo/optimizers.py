@@ -63,8 +63,9 @@ class AdagradMomentum(keras.optimizers.Optimizer):
             if not isinstance(gradient, DistinctRows):
                 rows, position = tf.unique(rows)
                 grad = tf.math.unsorted_segment_sum(grad, position, tf.shape(rows)[0])
-            new_acc = tf.gather(acc, rows) + tf.square(grad)
-            new_vel = self.momentum * tf.gather(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
+            # gathers from the tf.Variables read the rows only (a whole read would copy sparse-updated variables)
+            new_acc = tf.gather(acc.value, rows) + tf.square(grad)
+            new_vel = self.momentum * tf.gather(vel.value, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
             self.assign(acc, tf.IndexedSlices(new_acc, rows))  # scatter: only the touched rows
             self.assign(vel, tf.IndexedSlices(new_vel, rows))
             self.assign_add(variable, tf.IndexedSlices(new_vel, rows))
