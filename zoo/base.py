@@ -37,7 +37,7 @@ import tensorflow as tf
 
 from zoo import losses
 from zoo.datasets.sampling import merge_candidates
-from zoo.optimizers import DistinctRows
+from zoo.optimizers import DistinctRows, read_rows
 from zoo.errors import ConfigError
 
 FINAL_ACTIVATIONS = ("linear", "tanh", "elu-<alpha>", "softmax")
@@ -385,11 +385,11 @@ class SessionRecommender(keras.Model):
         with tf.GradientTape() as tape:  # HRNN's session start is part of the step's graph
             states = self.start_sessions([s.value for s in self.slot_states], inputs["reset"], inputs.get("user_start"),
                                          training=True)
-            vectors = tf.gather(self.item_vectors.value, candidates)  # the tf.Variable: a row read, no copy
+            vectors = read_rows(self.item_vectors, candidates)
             x = tf.gather(vectors, inputs["input_column"]) if self.constrained_embedding else None
             hidden, new_states = self.step(inputs["item"], states, training=True, users=inputs.get("user"),
                                            item_vectors=x)
-            scores = tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias.value, candidates)
+            scores = tf.matmul(hidden, vectors, transpose_b=True) + read_rows(self.item_bias, candidates)
             loss = losses.reduce_loss(self._loss(self._activation(scores), columns), mask)
         variables = self.trainable_variables
         gradients = [DistinctRows.of(g) if v is self.item_vectors or v is self.item_bias else g

@@ -26,6 +26,12 @@ class DistinctRows(tf.IndexedSlices):
         return cls(gradient.values, gradient.indices, gradient.dense_shape)
 
 
+def read_rows(variable, rows):
+    """The rows of a variable, read from its tf.Variable (a row gather: a whole read of a variable that
+    sparse updates touch copies all of it)."""
+    return tf.gather(variable.value if isinstance(variable, keras.Variable) else variable, rows)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class AdagradMomentum(keras.optimizers.Optimizer):
     """Adagrad with (heavy-ball) momentum and indexed updates for sparse gradients.
@@ -63,9 +69,8 @@ class AdagradMomentum(keras.optimizers.Optimizer):
             if not isinstance(gradient, DistinctRows):
                 rows, position = tf.unique(rows)
                 grad = tf.math.unsorted_segment_sum(grad, position, tf.shape(rows)[0])
-            # gathers from the tf.Variables read the rows only (a whole read would copy sparse-updated variables)
-            new_acc = tf.gather(acc.value, rows) + tf.square(grad)
-            new_vel = self.momentum * tf.gather(vel.value, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
+            new_acc = read_rows(acc, rows) + tf.square(grad)
+            new_vel = self.momentum * read_rows(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
             self.assign(acc, tf.IndexedSlices(new_acc, rows))  # scatter: only the touched rows
             self.assign(vel, tf.IndexedSlices(new_vel, rows))
             self.assign_add(variable, tf.IndexedSlices(new_vel, rows))
