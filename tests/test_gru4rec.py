@@ -3,6 +3,7 @@ import pytest
 import tensorflow as tf
 
 from model_checks import check_model
+from zoo.base import parse_final_activation
 from zoo.errors import ConfigError
 from zoo.gru4rec import GRU4Rec, GRUCore
 
@@ -82,3 +83,15 @@ def test_reset_after_variant_is_the_pytorch_grucell_equation():
 
 def test_reset_after_gru4rec_passes_the_shared_model_checks(tmp_path):
     check_model(lambda **kw: GRU4Rec(layers=[16], seed=4, reset_after=True, **kw), tmp_path)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("elu-0.5", lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1.0))),
+    ("elu-1", lambda x: np.where(x > 0, x, np.exp(x) - 1.0)),
+    ("elu", lambda x: np.where(x > 0, x, np.exp(x) - 1.0)),
+    ("tanh", np.tanh),
+    ("linear", lambda x: x),
+])
+def test_final_activation_formulas(name, expected):
+    x = np.array([-3.0, -0.5, -1e-3, 0.0, 1e-3, 0.7, 4.0], np.float32)
+    np.testing.assert_allclose(parse_final_activation(name)(tf.constant(x)).numpy(), expected(x), rtol=1e-6, atol=1e-7)

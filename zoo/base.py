@@ -62,8 +62,10 @@ def parse_final_activation(name):
             alpha = float(name[4:] or 1.0)
         except ValueError:  # `elu-x`: the error below
             alpha = None
-        if alpha is not None:
-            return lambda x: tf.where(x > 0, x, alpha * (tf.exp(tf.minimum(x, 0.0)) - 1.0))
+        if alpha == 1.0:
+            return tf.nn.elu
+        if alpha is not None:  # x for x > 0, alpha * (exp(x) - 1) otherwise, from fused kernels
+            return lambda x: alpha * tf.nn.elu(x) + (1.0 - alpha) * tf.nn.relu(x)
     raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)}; got {name!r}")
 
 

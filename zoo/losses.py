@@ -95,10 +95,12 @@ def _counted_mean(values, counts):
 
 
 def _negative_softmax(scores, counts):
-    """s_ij = n_ij exp(r_j) / sum_k n_ik exp(r_k), over the negatives of row i (n: their counts)."""
-    present = counts > 0
-    masked = tf.where(present, scores, tf.fill(tf.shape(scores), scores.dtype.min))
-    shifted = tf.exp(masked - tf.reduce_max(masked, axis=1, keepdims=True)) * counts
+    """s_ij = n_ij exp(r_j) / sum_k n_ik exp(r_k), over the negatives of row i (n: their counts),
+    computed as the softmax of r_ij + log n_ij (minus infinity where n_ij = 0; all zero for a row
+    without negatives)."""
+    logits = scores + tf.math.log(counts)
+    top = tf.maximum(tf.reduce_max(logits, axis=1, keepdims=True), scores.dtype.min)
+    shifted = tf.exp(logits - top)
     return shifted / tf.maximum(tf.reduce_sum(shifted, axis=1, keepdims=True), EPSILON)
 
 

@@ -73,7 +73,9 @@ class AdagradMomentum(keras.optimizers.Optimizer):
             new_vel = self.momentum * read_rows(vel, rows) - lr * grad / tf.sqrt(new_acc + self.epsilon)
             self.assign(acc, tf.IndexedSlices(new_acc, rows))  # scatter: only the touched rows
             self.assign(vel, tf.IndexedSlices(new_vel, rows))
-            self.assign_add(variable, tf.IndexedSlices(new_vel, rows))
+            # gather, add, scatter-update: TF's CPU scatter-add is several times slower (230 vs 60 us here
+            # for 1470 rows of 100)
+            self.assign(variable, tf.IndexedSlices(read_rows(variable, rows) + new_vel, rows))
         else:
             self.assign_add(acc, tf.square(gradient))
             self.assign(vel, self.momentum * vel - lr * gradient / tf.sqrt(acc + self.epsilon))
