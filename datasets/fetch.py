@@ -17,8 +17,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
+from zoo.atomic import atomic_path
 from zoo.errors import DataError, UserError
-from zoo.files import atomic_path
 
 from .readers import SOURCES
 

@@ -18,8 +18,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from zoo.atomic import atomic_path
 from zoo.errors import DataError
-from zoo.files import atomic_path
 
 SESSION, ITEM, TIME, USER = "SessionId", "ItemId", "Time", "UserId"
 CANONICAL = (SESSION, ITEM, TIME, USER)

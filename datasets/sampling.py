@@ -13,7 +13,7 @@ is refilled with fresh draws when used up; draws are deterministic given the see
 The reference scores B + n_sample candidate columns per step: the mini-batch's targets and the
 samples, the same item as often as it occurs among them. `with_negatives` hands the step the
 distinct items instead (`candidates`, with how often each occurs as a target and as a sample), so
-the model scores each once and the losses count it as often as it occurs (`zoo.losses.Columns`):
+the model scores each once and the losses count it as often as it occurs (`zoo.optimization.losses.Columns`):
 the same losses, with fewer columns and no duplicate rows in the embedding gradient. The logQ
 correction of cross-entropy uses log count for the in-batch targets (they come with the data) and
 sample_alpha * log count for the samples, unnormalized, as the reference computes it.

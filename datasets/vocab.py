@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pandas as pd
 
+from zoo.atomic import write_json
 from zoo.errors import DataError, UserError
-from zoo.files import write_json
 
 FORMAT = "zoo.vocabulary/1"
 ORDERS = ("sorted", "first_seen")

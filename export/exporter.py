@@ -20,8 +20,8 @@ import tempfile
 
 import numpy as np
 
+from zoo.atomic import atomic_path, write_json
 from zoo.errors import UserError
-from zoo.files import atomic_path, write_json
 
 FORMATS = ("saved_model", "tflite")
 FORMAT_TAG = "zoo.export/1"

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo import presets, training
-from zoo.registry import model_class
+from zoo.training import presets
+from zoo import training
+from zoo.models.registry import model_class
 
 MODELS = ("gru4rec", "simple_rnn", "lstm")
 N_ITEMS, N_SESSIONS, SESSIONS_PER_USER = 120, 400, 4

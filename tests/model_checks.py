@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from zoo import presets, training
+from zoo.training import presets
+from zoo import training
 from zoo.datasets.vocab import Vocabulary
 
 N_ITEMS = 12

@@ -44,7 +44,7 @@ print(json.dumps({"keras": tf.keras.__name__, "index": top.numpy().astype(str).t
 
 
 def test_zoo_does_not_import_tfrs():
-    import zoo.export.cli  # noqa: F401
+    import zoo.cli.export  # noqa: F401
     import zoo.export.exporter  # noqa: F401
     import zoo.export.server  # noqa: F401
 

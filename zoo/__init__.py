@@ -10,14 +10,14 @@ __version__ = "0.1.0"
 
 
 def get_model(name, **config):
-    """Builds a model of the zoo by name; see `zoo.registry.get_model`."""
-    from zoo.registry import get_model as build
+    """Builds a model of the zoo by name; see `zoo.models.registry.get_model`."""
+    from zoo.models.registry import get_model as build
 
     return build(name, **config)
 
 
 def list_models():
     """The model names `get_model` accepts, with a description each."""
-    from zoo.registry import list_models as names
+    from zoo.models.registry import list_models as names
 
     return names()

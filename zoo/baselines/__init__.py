@@ -1,7 +1,7 @@
 """Non-neural baselines fitted on the training events, evaluated and served like the RNNs.
 
-Every baseline is a `Baseline` (see `zoo.baselines.base`): `fit(order)` on the training sessions,
-then `score_sessions(histories)` scores all items for a batch of session prefixes. `zoo.evaluate`
+Every baseline is a `Baseline` (see `zoo.baselines.baseline`): `fit(order)` on the training sessions,
+then `score_sessions(histories)` scores all items for a batch of session prefixes. `zoo.evaluation`
 ranks those scores with the same tie modes and metrics as the RNNs' (`prefix_ranks`).
 
 | name | file | what it scores |
@@ -27,7 +27,7 @@ def fit(name, events, sets=()):
     Returns:
         (baseline, item vocabulary, log rows: FPMC's loss per epoch, else one row with the seconds).
     """
-    from zoo.registry import model_class
+    from zoo.models.registry import model_class
 
     cls = model_class(name)
     vocab = Vocabulary.fit(events[ITEM])
@@ -40,7 +40,7 @@ def fit(name, events, sets=()):
 
 def load(path, name, n_items, options):
     """The baseline `name` saved at `path` (an npz of `Baseline.save`)."""
-    from zoo.registry import model_class
+    from zoo.models.registry import model_class
 
     model = model_class(name)(n_items, **options)
     with np.load(path) as state:

@@ -14,7 +14,7 @@ where a batch repeats an index), `epochs` passes, initial factors N(0, 0.1^2), b
 """
 import numpy as np
 
-from zoo.baselines.base import Baseline, last_items, session_of_events
+from zoo.baselines.baseline import Baseline, last_items, session_of_events
 
 
 class FPMC(Baseline):

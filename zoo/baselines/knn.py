@@ -2,7 +2,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from zoo.baselines.base import Baseline, history_matrix, session_of_events, top_per_row
+from zoo.baselines.baseline import Baseline, history_matrix, session_of_events, top_per_row
 
 
 class SKNN(Baseline):

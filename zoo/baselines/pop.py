@@ -1,14 +1,14 @@
 """Most popular: every item scored by its training count, whatever the session."""
 import numpy as np
 
-from zoo.baselines.base import Baseline
+from zoo.baselines.baseline import Baseline
 
 
 class Pop(Baseline):
     """Items ranked by their number of training events.
 
     It also has the recurrent models' `step` / `score_all` shape (a state that never changes), so the
-    user protocol of `zoo.evaluate` can play it too.
+    user protocol of `zoo.evaluation` can play it too.
     """
 
     state_keys = ("counts",)

@@ -1,7 +1,7 @@
 """Session popularity: the items of the current session first, by their count in it."""
 import numpy as np
 
-from zoo.baselines.base import Baseline, history_matrix
+from zoo.baselines.baseline import Baseline, history_matrix
 
 
 class SPop(Baseline):

@@ -1,0 +1,38 @@
+"""The `zoo` command: argument parsing and printing only; the work is done by the library."""
+import argparse
+import importlib
+import sys
+
+from zoo.cli.common import import_tensorflow_quietly
+from zoo.errors import UserError
+
+# Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
+COMMAND_MODULES = ("zoo.cli.datasets", "zoo.cli.runs", "zoo.cli.bench", "zoo.cli.export", "zoo.cli.reports")
+NO_TENSORFLOW = ("datasets", "models", "report")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="Recurrent session-based recommenders: data, training, evaluation."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command not in NO_TENSORFLOW:
+        import_tensorflow_quietly(getattr(args, "threads", 0))
+    try:
+        result = args.func(args)
+    except UserError as e:
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    return result or 0

@@ -1,0 +1,32 @@
+"""The choice between the session and the user protocol (`evaluate_run`)."""
+from zoo.datasets.io import USER
+from zoo.errors import UserError
+from zoo.evaluation.sessions import evaluate
+from zoo.evaluation.users import evaluate_users
+
+PROTOCOLS = ("auto", "session", "user")
+
+
+def resolve_protocol(model, test, protocol="auto"):
+    """`session` or `user`: `protocol` itself, or for `auto` the module docstring's choice."""
+    if protocol not in PROTOCOLS:
+        raise UserError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if protocol == "auto":
+        return "user" if model.personalized and USER in test else "session"
+    return protocol
+
+
+def evaluate_run(model, test, item_vocab, protocol="auto", history=None, user_vocab=None, **options):
+    """`evaluate` or `evaluate_users` by `protocol` (see the module docstring); `options`: cutoffs, ties, batch_size.
+
+    Raises:
+        UserError: an unknown protocol, or the user protocol without `history`.
+    """
+    protocol = resolve_protocol(model, test, protocol)
+    if protocol == "session":
+        return {**evaluate(model, test, item_vocab, **options), "protocol": "session"}
+    if not hasattr(model, "step"):
+        raise UserError(f"{type(model).__name__} is a session baseline: it runs the session protocol only")
+    if history is None:
+        raise UserError("the user protocol needs the events before the test (the training events)")
+    return evaluate_users(model, test, item_vocab, history, user_vocab, **options)

@@ -1,0 +1,96 @@
+"""The session protocol: each test session played from zero, every next item ranked over the whole catalogue."""
+import numpy as np
+import tensorflow as tf
+
+from zoo.datasets.batches import order_sessions, session_parallel_batches
+from zoo.datasets.io import ITEM, SESSION
+from zoo.errors import DataError
+from zoo.evaluation.ranking import check_ranking, greater_equal, metrics_from_ranks, ranks_from_counts
+
+
+def known_items(test, item_vocab, min_session_length=2):
+    """Drops test events with items unknown to the vocabulary, then too short sessions; counts both."""
+    known = item_vocab.encode(test[ITEM]) >= 0
+    kept = test[known]
+    length = kept.groupby(SESSION, sort=False)[ITEM].transform("size")
+    long_enough = kept[length >= min_session_length]
+    counts = {
+        "dropped_unknown_item_events": int((~known).sum()),
+        "dropped_short_sessions": int(kept[SESSION].nunique() - long_enough[SESSION].nunique()),
+    }
+    return long_enough, counts
+
+
+def _rank_counter(model):
+    @tf.function(reduce_retracing=True)
+    def count(items, targets, reset, states):
+        states = model.reset_states(states, reset)
+        hidden, states = model.step(items, states, training=False)
+        return (*greater_equal(model.score_all(hidden), targets), states)
+
+    return count
+
+
+def target_ranks(model, batches, ties="conservative"):
+    """Ranks [n_pairs] of every target of `batches` (ParallelBatches), in step-major order."""
+    count, states = _rank_counter(model), model.initial_states(batches.batch_size)
+    greater, equal = [], []
+    for t in range(batches.n_steps):
+        g, e, states = count(batches.items[t], batches.targets[t], batches.reset[t], states)
+        greater.append(g.numpy()[batches.mask[t]])
+        equal.append(e.numpy()[batches.mask[t]])
+    return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+
+
+def prefix_ranks(model, order, ties="conservative", batch_size=512):
+    """Ranks [n_pairs] of every target of `order` (SessionOrder) by a baseline's `score_sessions`.
+
+    Each target is scored after the history of its session up to it, in batches of `batch_size`
+    histories; ties and ranks as for the recurrent models.
+    """
+    session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
+    targets = np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
+    starts = order.offsets[session[targets]]
+    greater, equal = [], []
+    for b in range(0, len(targets), batch_size):
+        target, start = targets[b:b + batch_size], starts[b:b + batch_size]
+        positions = start[:, np.newaxis] + np.arange((target - start).max())
+        histories = np.where(positions < target[:, np.newaxis], order.items[np.minimum(positions, target[-1])], -1)
+        g, e = greater_equal(model.score_sessions(histories), order.items[target])
+        greater.append(g.numpy())
+        equal.append(e.numpy())
+    return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+
+
+def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512):
+    """Full-ranking Recall@K and MRR@K of `model` on the test event frame.
+
+    Args:
+        model: a trained SessionRecommender, or a fitted baseline (`zoo.baselines`).
+        test: canonical event frame (SessionId, ItemId, Time).
+        item_vocab: the training item vocabulary saved with the model.
+        cutoffs: the K values.
+        ties: `conservative` (default, as the reference), `standard` or `median`.
+        batch_size: session slots scored in parallel.
+
+    Returns:
+        dict with `recall@K`, `mrr@K` for every K, `events` (ranked targets), `sessions`, and the
+        counts of dropped unknown-item events and short sessions.
+
+    Example:
+
+        metrics = evaluate(model, load_events("test.tsv"), vocab, cutoffs=(20,))
+        metrics["recall@20"], metrics["mrr@20"]
+    """
+    check_ranking(ties, cutoffs)
+    test, counts = known_items(test, item_vocab)
+    if test.empty:
+        raise DataError("no test session is left after dropping items unknown to the model "
+                        f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
+    order = order_sessions(test, item_vocab)
+    if hasattr(model, "score_sessions"):
+        ranks = prefix_ranks(model, order, ties, batch_size)
+    else:
+        ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
+    return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
+            "ties": ties, **counts}

@@ -1,0 +1,108 @@
+"""The user protocol: each user's test events played after the user's history, states carried as in training."""
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from zoo.datasets.batches import order_sessions, user_parallel_batches
+from zoo.datasets.io import ITEM, SESSION, TIME, USER
+from zoo.datasets.vocab import Vocabulary
+from zoo.errors import DataError
+from zoo.evaluation.ranking import check_ranking, greater_equal, metrics_from_ranks, ranks_from_counts
+
+
+def _user_rank_counter(model):
+    """(advance, count): one user-parallel step without and with ranking the targets."""
+
+    def play(items, reset, user_start, users, states):
+        states = model.start_sessions(states, reset, user_start)
+        return model.step(items, states, users=users)
+
+    @tf.function(reduce_retracing=True)
+    def advance(items, reset, user_start, users, states):
+        return play(items, reset, user_start, users, states)[1]
+
+    @tf.function(reduce_retracing=True)
+    def count(items, targets, reset, user_start, users, states):
+        hidden, states = play(items, reset, user_start, users, states)
+        return (*greater_equal(model.score_all(hidden), targets), states)
+
+    return advance, count
+
+
+def user_events(test, history, item_vocab):
+    """The history events of the test users followed by their test events, items known to the vocabulary.
+
+    Returns:
+        (events frame, bool array: the event is a test event, number of test events dropped as unknown).
+
+    Raises:
+        DataError: the test or history events have no user ids.
+    """
+    for name, frame in (("test", test), ("history", history)):
+        if USER not in frame:
+            raise DataError(f"the {name} events have no user ids (a UserId column, or --user-key): "
+                            "the user protocol needs them")
+    known = item_vocab.encode(test[ITEM]) >= 0
+    test = test[known]
+    history = history[history[USER].isin(test[USER].unique()) & (item_vocab.encode(history[ITEM]) >= 0)]
+    columns = [SESSION, ITEM, TIME, USER]
+    events = pd.concat([history[columns], test[columns]], ignore_index=True)
+    return events, np.arange(len(events)) >= len(history), int((~known).sum())
+
+
+def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5, 10, 20), ties="conservative",
+                   batch_size=512):
+    """Full-ranking Recall@K and MRR@K under the user protocol (see the module docstring).
+
+    Args:
+        model: a trained SessionRecommender.
+        test: canonical event frame with `UserId`.
+        item_vocab: the training item vocabulary.
+        history: the events before the test (the training events), with `UserId`.
+        user_vocab: the training user vocabulary (`users.json`) of a model with user embeddings;
+            None: every user counts as unseen.
+        cutoffs, ties: as `evaluate`.
+        batch_size: users played in parallel.
+
+    Returns:
+        dict with `recall@K`, `mrr@K`, `events` (ranked), `sessions` (with a ranked event), `users`,
+        `ties`, `protocol` ("user") and the counts of dropped unknown-item events and of test sessions
+        left without a ranked event.
+
+    Example:
+
+        metrics = evaluate_users(run.model, test, run.vocab, history=train, user_vocab=run.users)
+    """
+    check_ranking(ties, cutoffs)
+    events, is_test, dropped_unknown = user_events(test, history, item_vocab)
+    if not is_test.any():
+        raise DataError(f"no test event is left after dropping items unknown to the model ({dropped_unknown} events)")
+    users = Vocabulary.fit(events[USER])
+    # each event's position as its "item": the batches then say which events a pair's input and target are
+    positions = events.assign(**{ITEM: np.arange(len(events))})
+    order = order_sessions(positions, Vocabulary(np.arange(len(events)), "int"), users)
+    batches = user_parallel_batches(order, batch_size)
+    items = item_vocab.encode(events[ITEM])
+    ranked = batches.mask & is_test[batches.targets]
+    user_ids = users.decode(np.arange(len(users)))
+    model_users = np.full(len(users), -1, np.int32) if user_vocab is None else user_vocab.encode(user_ids)
+    advance, count = _user_rank_counter(model)
+    states, greater, equal = model.initial_states(batch_size), [], []
+    for t in range(batches.n_steps):
+        step = (items[batches.items[t]], batches.reset[t], batches.user_start[t], model_users[batches.users[t]])
+        if ranked[t].any():
+            g, e, states = count(step[0], items[batches.targets[t]], *step[1:], states)
+            greater.append(g.numpy()[ranked[t]])
+            equal.append(e.numpy()[ranked[t]])
+        else:
+            states = advance(*step, states)
+    if not greater:
+        raise DataError("no test event has an event before it in its session: nothing to rank")
+    ranks = ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+    sessions = events[SESSION].to_numpy()
+    test_sessions = pd.unique(sessions[is_test])
+    ranked_sessions = pd.unique(sessions[batches.targets[ranked]])
+    return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": int(len(ranked_sessions)),
+            "users": int(events[USER][is_test].nunique()), "ties": ties, "protocol": "user",
+            "dropped_unknown_item_events": dropped_unknown,
+            "dropped_short_sessions": int(len(test_sessions) - len(ranked_sessions))}

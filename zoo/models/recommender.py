@@ -1,0 +1,409 @@
+"""`SessionRecommender`: what every recurrent recommender of the zoo shares.
+
+A model is an item input layer, a stack of recurrent cores (the only part a subclass supplies) and
+an item scoring layer:
+
+    x_t        = input(item_t)                     item embedding, see below; dropout p_embed
+    h_t^(l)    = core_l(x_t^(l), state_{t-1}^(l))  x^(1) = x_t, x^(l+1) = dropout(h_t^(l), p_hidden)
+    score_t(j) = h_t^(L) . W_y[j] + b_y[j]         for every item j (or for sampled candidates)
+
+Item input, as in the reference GRU4Rec:
+  * `constrained_embedding=True` (default): x_t = W_y[item_t], the output vectors are the input
+    embedding too (the reference's "shared" embedding); the first core sees vectors of size H_L.
+  * `embedding=E > 0`: a separate input embedding of size E.
+  * neither: one-hot input, i.e. the first core's input projection is a per-item lookup table.
+
+The state of each core is carried across steps and zeroed where a new session starts (the `reset`
+flag). As in the reference, the hidden output after dropout is what the next step sees (the state
+element 0 of every core is its output h).
+
+Training (`model.fit`) runs one step per session-parallel mini-batch with no backpropagation through
+time (the reference's scheme): the slot states live in non-trainable variables between mini-batches,
+targets are scored against the mini-batch's other targets plus shared sampled negatives (from the
+pipeline), and the loss of `zoo.optimization.losses` is summed over the active slots and divided by the batch size.
+A final activation (linear, tanh, elu-<alpha>, softmax) is applied to the training scores before the
+loss; ranking and `call` use the raw scores, as the reference's evaluation does.
+
+Personalized models (HRNN, the user-gated GRU) set `personalized = True` (they take `n_users`) and
+plug into three optional hooks, all no-ops here: `core_input` (the input product of a core, where a
+user term can be added), `start_sessions` (what happens to the states where a session or a user
+starts; here: zero them) and extra states after the cores' (HRNN's user state). Every entry point
+takes the optional user inputs: `step(..., users=)`, `encode(..., users=, session_starts=)`, `call`
+with a dict, and `train_step` reads the `user` and `user_start` features when the pipeline gives them.
+`user_parallel = True` asks for HRNN's user-parallel mini-batches instead of session-parallel ones.
+"""
+import keras
+import tensorflow as tf
+
+from zoo.datasets.sampling import merge_candidates
+from zoo.errors import ConfigError
+from zoo.optimization import losses
+from zoo.optimization.optimizers import DistinctRows, read_rows
+
+FINAL_ACTIVATIONS = ("linear", "tanh", "elu-<alpha>", "softmax")
+
+
+def glorot_uniform(shape, fan_in=None, fan_out=None):
+    """Uniform in +-sqrt(6 / (fan_in + fan_out)), the reference's initialization."""
+    fan_in = shape[0] if fan_in is None else fan_in
+    fan_out = shape[-1] if fan_out is None else fan_out
+    limit = (6.0 / (fan_in + fan_out)) ** 0.5
+    return keras.initializers.RandomUniform(-limit, limit)
+
+
+def parse_final_activation(name):
+    """Returns a function on scores for `linear`, `tanh`, `softmax` or `elu-<alpha>` (e.g. `elu-0.5`)."""
+    if name in ("linear", "softmax"):  # softmax: the cross-entropy loss applies it
+        return lambda x: x
+    if name == "tanh":
+        return tf.tanh
+    if name.startswith("elu") and name[3:4] in ("", "-"):
+        try:
+            alpha = float(name[4:] or 1.0)
+        except ValueError:  # `elu-x`: the error below
+            alpha = None
+        if alpha == 1.0:
+            return tf.nn.elu
+        if alpha is not None:  # x for x > 0, alpha * (exp(x) - 1) otherwise, from fused kernels
+            return lambda x: alpha * tf.nn.elu(x) + (1.0 - alpha) * tf.nn.relu(x)
+    raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)}; got {name!r}")
+
+
+class RecurrentCore(keras.layers.Layer):
+    """One recurrent layer, seen one step at a time: `(x_proj, states) -> new states`.
+
+    `states[0]` is the layer's output h. `project(x)` is the input product x.W_x, kept apart so that
+    one-hot input can replace it by a table lookup. Subclasses set `gates` (the blocks of the input
+    projection), override `state_sizes` if the state is more than h, and implement
+    `build(input_dim)` and `step`.
+    """
+
+    gates = 1
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    @property
+    def projection_dim(self):
+        return self.gates * self.units
+
+    @property
+    def state_sizes(self):
+        return [self.units]
+
+    def project(self, x):
+        return tf.matmul(x, self.input_kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class SessionRecommender(keras.Model):
+    """Base of every model: item input, stacked cores, scoring, state carry and reset, `train_step`.
+
+    Args:
+        n_items: catalogue size (indices 0..n_items-1, from the training vocabulary).
+        layers: hidden sizes of the stacked cores, e.g. `[100]`.
+        embedding: size of a separate item input embedding; 0 for none.
+        constrained_embedding: use the output item vectors as the input embedding.
+        dropout_p_embed: dropout on the item input.
+        dropout_p_hidden: dropout on each core's output.
+        final_activation: applied to training scores before the loss.
+        loss: one of `zoo.optimization.losses.LOSSES`.
+        bpreg: score regularization of BPR-max.
+        logq: weight of the logQ correction of cross-entropy.
+        batch_size: number of session slots trained in parallel.
+        seed: seed of the dropout masks (initialization follows Keras' global seed, which
+            `zoo.training.fit` sets from the configuration's `seed`).
+
+    Class attributes: `personalized` (takes `n_users` and user inputs), `user_parallel` (trains on
+    user-parallel mini-batches), `extra_options` (its options beyond these, for `zoo.training.presets`).
+    """
+
+    personalized = False
+    user_parallel = False
+    extra_options = ()
+
+    def __init__(self, n_items, layers=(100,), embedding=0, constrained_embedding=True,
+                 dropout_p_embed=0.0, dropout_p_hidden=0.0, final_activation="linear",
+                 loss="cross-entropy", bpreg=0.0, logq=0.0, batch_size=32, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.n_items, self.layer_sizes = int(n_items), [int(u) for u in layers]
+        self.embedding, self.constrained_embedding = int(embedding), bool(constrained_embedding)
+        self.dropout_p_embed, self.dropout_p_hidden = float(dropout_p_embed), float(dropout_p_hidden)
+        self.final_activation, self.loss_name = final_activation, loss
+        self.bpreg, self.logq, self.batch_size, self.seed = float(bpreg), float(logq), int(batch_size), seed
+        self._validate()
+        self._activation = parse_final_activation(final_activation)
+        self._loss_fn = losses.LOSSES[loss]
+        self.cores = [self.make_core(units, index=i) for i, units in enumerate(self.layer_sizes)]
+        self.embed_dropout = keras.layers.Dropout(self.dropout_p_embed, seed=seed)
+        self.hidden_dropout = keras.layers.Dropout(self.dropout_p_hidden, seed=None if seed is None else seed + 1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.build()
+
+    # --- what a subclass supplies -------------------------------------------------------------
+    def make_core(self, units, index):
+        """Returns the `RecurrentCore` of layer `index` with `units` hidden units."""
+        raise NotImplementedError
+
+    # --- construction ---------------------------------------------------------------------------
+    def _validate(self):
+        checks = [
+            (self.n_items >= 1, f"n_items must be >= 1, got {self.n_items}"),
+            (len(self.layer_sizes) >= 1 and min(self.layer_sizes) >= 1, f"layers must be positive sizes, got {self.layer_sizes}"),
+            (self.embedding >= 0, f"embedding must be >= 0, got {self.embedding}"),
+            (0.0 <= self.dropout_p_embed < 1.0, f"dropout_p_embed must be in [0, 1), got {self.dropout_p_embed}"),
+            (0.0 <= self.dropout_p_hidden < 1.0, f"dropout_p_hidden must be in [0, 1), got {self.dropout_p_hidden}"),
+            (self.loss_name in losses.LOSSES, f"loss must be one of {', '.join(losses.LOSSES)}, got {self.loss_name!r}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.bpreg >= 0 and self.logq >= 0, "bpreg and logq must be >= 0"),
+            (self.loss_name == "cross-entropy" or self.logq == 0, "logq applies to the cross-entropy loss only"),
+            (self.loss_name != "cross-entropy" or self.final_activation in ("linear", "softmax"),
+             "cross-entropy applies its own softmax: final_activation must be linear"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def one_hot_input(self):
+        return not self.constrained_embedding and self.embedding == 0
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        h_last = self.layer_sizes[-1]
+        self.item_vectors = self.add_weight(
+            shape=(self.n_items, h_last), initializer=glorot_uniform((self.n_items, h_last)), name="item_vectors")
+        self.item_bias = self.add_weight(shape=(self.n_items,), initializer="zeros", name="item_bias")
+        input_dim = h_last if self.constrained_embedding else self.embedding
+        if self.embedding and not self.constrained_embedding:
+            self.item_embedding = self.add_weight(
+                shape=(self.n_items, self.embedding), initializer=glorot_uniform((self.n_items, self.embedding)),
+                name="item_embedding")
+        if self.one_hot_input:
+            dim = self.cores[0].projection_dim
+            self.input_table = self.add_weight(
+                shape=(self.n_items, dim), initializer=glorot_uniform((self.n_items, dim), fan_out=self.layer_sizes[0]),
+                name="input_table")
+            input_dim = None
+        for i, core in enumerate(self.cores):
+            core.build(input_dim if i == 0 else self.layer_sizes[i - 1])
+        self.slot_states = [
+            self.add_weight(shape=(self.batch_size, size), initializer="zeros", trainable=False, name=f"slot_state_{k}")
+            for k, size in enumerate(self.state_sizes)]
+        self.built = True
+
+    @property
+    def state_sizes(self):
+        return [size for core in self.cores for size in core.state_sizes]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_items": self.n_items, "layers": self.layer_sizes, "embedding": self.embedding,
+            "constrained_embedding": self.constrained_embedding, "dropout_p_embed": self.dropout_p_embed,
+            "dropout_p_hidden": self.dropout_p_hidden, "final_activation": self.final_activation,
+            "loss": self.loss_name, "bpreg": self.bpreg, "logq": self.logq, "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+    # --- the one recurrent step everything is built from ---------------------------------------
+    def initial_states(self, batch_size):
+        return [tf.zeros((batch_size, size)) for size in self.state_sizes]
+
+    def _item_input(self, items, training, item_vectors=None):
+        if item_vectors is not None:
+            x = item_vectors
+        elif self.constrained_embedding:
+            x = tf.gather(self.item_vectors, items)
+        elif self.embedding:
+            x = tf.gather(self.item_embedding, items)
+        else:
+            x = tf.gather(self.input_table, items)
+        return self.embed_dropout(x, training=training)
+
+    def step(self, items, states, training=False, users=None, item_vectors=None):
+        """One step for a batch of slots: item indices [B] and states -> (output h [B, H_L], states).
+
+        `users` [B] (user indices) is used by personalized models only. `item_vectors` [B, H_L]:
+        the items' rows of `item_vectors`, already gathered (constrained embedding only). States
+        after the cores' (a model's own, e.g. HRNN's user state) are carried unchanged.
+        """
+        x, new_states, position = self._item_input(items, training, item_vectors), [], 0
+        for i, core in enumerate(self.cores):
+            n = len(core.state_sizes)
+            core_states = core.step(self.core_input(i, x, states, users, training), states[position:position + n])
+            x = self.hidden_dropout(core_states[0], training=training)
+            new_states += [x] + list(core_states[1:])
+            position += n
+        return x, new_states + list(states[position:])
+
+    def core_input(self, index, x, states, users=None, training=False):
+        """The input product of core `index` for its input x (a hook: personalized models add a user term)."""
+        return x if (index == 0 and self.one_hot_input) else self.cores[index].project(x)
+
+    @staticmethod
+    def reset_states(states, reset):
+        """Zeroes the state rows of slots where a new session starts."""
+        return [tf.where(reset[:, tf.newaxis], tf.zeros_like(s), s) for s in states]
+
+    def start_sessions(self, states, reset, user_start=None, training=False):
+        """The states where sessions start (`reset` [B]) or users start (`user_start` [B] or None).
+
+        Here both zero the slot's states (`reset_states`); HRNN overrides it to update its user state
+        and initialize the session from it.
+        """
+        return self.reset_states(states, reset if user_start is None else reset | user_start)
+
+    def score_all(self, hidden):
+        """Raw scores of every item: [B, H] -> [B, n_items]."""
+        return tf.matmul(hidden, self.item_vectors, transpose_b=True) + self.item_bias
+
+    def score_candidates(self, hidden, candidates):
+        """Raw scores of the candidate items [C] for every row: [B, H] -> [B, C]."""
+        vectors = tf.gather(self.item_vectors, candidates)
+        return tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias, candidates)
+
+    # --- sequences ------------------------------------------------------------------------------
+    def encode(self, items, states=None, users=None, session_starts=None):
+        """Runs sessions [B, T] (padded with -1 at the end) from `states` (zero by default).
+
+        Args:
+            items: int [B, T] item indices, -1 after each row's end.
+            states: the states to continue from; None: every row starts as a new user (zeros).
+            users: int [B] the user of each row (personalized models; None: unknown users).
+            session_starts: bool [B, T] True where a new session of the row's user begins, to play
+                a user's earlier sessions before the current one (HRNN then updates its user state
+                and starts the session from it; other models zero their state). As in training,
+                where a session's last event is only a target, the event just before a session
+                start is not played (so a one-event session is skipped), and a flag is honoured only
+                once the row has played an item or continues from given `states`.
+
+        Returns:
+            The session vector h [B, H_L] after each row's last item, and the states.
+        """
+        items = tf.cast(items, tf.int32)
+        batch = tf.shape(items)[0]
+        started = tf.fill([batch], states is not None)
+        if states is None:
+            states = self.initial_states(batch)
+        if session_starts is None:
+            session_starts = tf.zeros_like(items, tf.bool)
+        hidden = tf.zeros((batch, self.layer_sizes[-1]))
+
+        def advance(carry, inputs_t):
+            (items_t, starts_t, played), (hidden, started), states = inputs_t, carry[:2], list(carry[2:])
+            opened = self.start_sessions(states, starts_t & started & played)
+            new_hidden, new_states = self.step(tf.maximum(items_t, 0), opened, users=users)
+            keep = played[:, tf.newaxis]
+            return (tf.where(keep, new_hidden, hidden), started | played,
+                    *[tf.where(keep, n, s) for n, s in zip(new_states, states)])
+
+        starts = tf.cast(session_starts, tf.bool)
+        ends = tf.concat([starts[:, 1:], tf.zeros_like(starts[:, :1])], axis=1)  # the event before a start
+        elems = (tf.transpose(items), tf.transpose(starts), tf.transpose((items >= 0) & ~ends))
+        result = tf.foldl(advance, elems, initializer=(hidden, started, *states))
+        return result[0], list(result[2:])
+
+    def call(self, inputs, training=False):
+        """Scores [B, n_items] of the next item after each session.
+
+        `inputs` is the items [B, T] (pad: -1), or a dict with `items` and optionally `users` [B] and
+        `session_starts` [B, T] (see `encode`).
+        """
+        if isinstance(inputs, dict):
+            hidden, _ = self.encode(inputs["items"], users=inputs.get("users"),
+                                    session_starts=inputs.get("session_starts"))
+        else:
+            hidden, _ = self.encode(inputs)
+        return self.score_all(hidden)
+
+    # --- training -------------------------------------------------------------------------------
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def make_train_function(self, force=False):
+        """Keras' train function, with `fit` over a tf.data iterator running `steps_per_execution`
+        steps in one graph loop that inlines `train_step`.
+
+        Keras' own loop calls the step as a nested function and wraps every step's data and logs in
+        optionals; on a CPU that made a GRU4Rec step about a fifth slower (2.70 against 2.25 ms in
+        one measurement). Everything else (`train_on_batch`, `run_eagerly`, other inputs) goes to
+        Keras' function.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=True)
+        if self.run_eagerly or self.jit_compile:
+            return self.train_function
+        keras_function, steps = self.train_function, self.steps_per_execution
+
+        @tf.function(reduce_retracing=True)
+        def run_steps(iterator):
+            def more(done, logs, ended):
+                return tf.logical_and(done < steps, tf.logical_not(ended))
+
+            def one_step(done, logs, ended):  # takes a batch only when it will train on it
+                batch = iterator.get_next_as_optional()
+                return tf.cond(batch.has_value(), lambda: (done + 1, self.train_step(batch.get_value()), False),
+                               lambda: (done, logs, True))
+
+            logs = {name: tf.zeros_like(value) for name, value in self._logs().items()}
+            done, logs, _ = tf.while_loop(more, one_step, [0, logs, False])
+            return done, logs
+
+        def function(iterator):
+            if not isinstance(iterator, tf.data.Iterator):
+                return keras_function(iterator)
+            done, logs = run_steps(iterator)
+            if int(done) == 0:
+                raise StopIteration
+            return logs
+
+        self.train_function = function
+        return function
+
+    def _logs(self):
+        return {"loss": self.loss_tracker.result()}
+
+    def train_step(self, data):
+        """One training step on merged candidates (`zoo.datasets.sampling.merge_candidates`, applied
+        here to a step that comes without them).
+
+        The distinct candidate items' vectors and biases are gathered once and the slots' inputs
+        are read from the same rows (constrained embedding), so `item_vectors` and `item_bias` get
+        gradients on distinct rows only, which the optimizer applies without summing duplicates.
+        """
+        inputs, targets = data
+        if "candidates" not in inputs:  # a step of the reference's layout (`negatives`, `col_log_q` optional)
+            inputs = merge_candidates(inputs, targets, inputs.get("negatives"), inputs.get("col_log_q"))
+        mask, candidates = inputs["mask"], inputs["candidates"]
+        logq = self.logq if self.loss_name == "cross-entropy" else 0.0
+        columns = losses.merged_columns(inputs["target_column"], mask, inputs["target_counts"], inputs["sample_counts"],
+                                        inputs["target_log_q"], inputs["sample_log_q"], logq)
+        with tf.GradientTape() as tape:  # HRNN's session start is part of the step's graph
+            states = self.start_sessions([s.value for s in self.slot_states], inputs["reset"], inputs.get("user_start"),
+                                         training=True)
+            vectors = read_rows(self.item_vectors, candidates)
+            x = tf.gather(vectors, inputs["input_column"]) if self.constrained_embedding else None
+            hidden, new_states = self.step(inputs["item"], states, training=True, users=inputs.get("user"),
+                                           item_vectors=x)
+            scores = tf.matmul(hidden, vectors, transpose_b=True) + read_rows(self.item_bias, candidates)
+            loss = losses.reduce_loss(self._loss(self._activation(scores), columns), mask)
+        variables = self.trainable_variables
+        gradients = [DistinctRows.of(g) if v is self.item_vectors or v is self.item_bias else g
+                     for g, v in zip(tape.gradient(loss, variables), variables)]
+        self.optimizer.apply(gradients, variables)
+        for variable, value in zip(self.slot_states, new_states):
+            variable.assign(value)
+        self.loss_tracker.update_state(loss)
+        return self._logs()
+
+    def _loss(self, scores, columns):
+        if self.loss_name == "bpr-max":
+            return self._loss_fn(scores, columns, bpreg=self.bpreg)
+        return self._loss_fn(scores, columns)

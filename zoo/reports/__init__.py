@@ -1,0 +1,2 @@
+"""Reports: a static HTML page with plots of run directories (`html`) and the README's results table
+(`results`)."""

@@ -1,0 +1,111 @@
+"""`zoo results`: the README's results table: every model and the most-popular baseline on three datasets.
+
+Datasets, from the shared data folder (`--data`):
+
+    rsc15-100k  yoochoose-clicks-100k_train_full.txt -> _test.txt as prepared by session-rec; the
+                session protocol (each test session from zero). The log has no users: each session
+                is its own user (`UserId` = `SessionId`), so HRNN plays every session as a user's
+                first (its session GRU alone) and the user-gated GRU learns a vector per training
+                session and scores the (unseen) test sessions with its fallback vector.
+    ml-100k     ml-100k.inter cut into sessions by a 30-minute gap, sessions >= 2 events and items
+                >= 5 events (repeated until stable), each user's last session as test, test items
+                unseen in train dropped: `zoo datasets prep ml-100k.inter --user-key user_id:token
+                --item-key item_id:token --time-key timestamp:float --split last-session`. The user
+                protocol (each test session after the user's train sessions).
+    lastfm      LastFM.txt (S3-Rec), each user's sequence one session, its last item the test:
+                `zoo datasets prep LastFM.txt --format lastfm-s3rec --split leave-one-out`. The user
+                protocol (the test item ranked after the rest of the sequence).
+
+Every model trains with the same configuration: the `rsc15-xe-shared` preset (the reference GRU4Rec's
+tuned RSC15 parameters: cross-entropy with logQ, 2048 popularity-sampled negatives, 100 units, shared
+embedding, batch 32) for `--epochs` epochs, the personalized models with their default options. The
+baseline ranks the items by their training count. Metrics: Recall@20 and MRR@20 over all training
+items, conservative ties. Training events/s: (input, target) pairs per second over the epochs after
+the first (the first includes tracing).
+"""
+import json
+import os
+
+DATASETS = ("rsc15-100k", "ml-100k", "lastfm")
+MODELS = ("simple_rnn", "gru4rec", "lstm", "hrnn", "user_gru")
+PRESET = "rsc15-xe-shared"
+
+
+def load_dataset(name, data_dir):
+    """(train, test, protocol) of a dataset of the table, prepared as the module docstring says."""
+    from zoo.datasets import io, prep, readers, splits
+
+    if name == "rsc15-100k":
+        folder = os.path.join(data_dir, "rsc15-100k")
+        train, test = (io.load_events(os.path.join(folder, f"yoochoose-clicks-100k_{part}.txt"))
+                       for part in ("train_full", "test"))
+        return train.assign(UserId=train.SessionId), test.assign(UserId=test.SessionId), "session"
+    if name == "ml-100k":
+        events = io.load_events(os.path.join(data_dir, "ml-100k", "ml-100k.inter"), item_key="item_id:token",
+                                time_key="timestamp:float", user_key="user_id:token")
+        events, _ = prep.filter_log(prep.sessionize(events, 1800)[0])
+        train, test, _ = splits.split_last_session(events)
+        min_length = 2
+    else:
+        events = readers.read_user_sequences(os.path.join(data_dir, "lastfm-s3rec", "LastFM.txt"))
+        train, test, _ = splits.split_leave_one_out(prep.filter_log(events)[0])
+        min_length = 1
+    train, test, _ = splits.align_test(train, test, min_length)
+    return train, test, "user"
+
+
+def evaluate_on(model, train, test, vocab, protocol, users=None):
+    """Recall@20 and MRR@20 of `model` by the dataset's protocol."""
+    from zoo.evaluation import evaluate_run
+
+    metrics = evaluate_run(model, test, vocab, protocol, history=train, user_vocab=users, cutoffs=(20,))
+    return {"recall@20": metrics["recall@20"], "mrr@20": metrics["mrr@20"], "events": metrics["events"]}
+
+
+def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None):
+    """One row (a dict) per dataset and model (`popularity` first), each with Recall@20, MRR@20 and events/s."""
+    from zoo import training
+    from zoo.baselines.pop import Pop
+    from zoo.datasets.vocab import Vocabulary
+    from zoo.training import presets
+
+    config = presets.resolve(PRESET, epochs=epochs)
+    rows = []
+    for dataset in datasets:
+        train, test, protocol = load_dataset(dataset, data_dir)
+        vocab = Vocabulary.fit(train.ItemId)
+        popularity = Pop(len(vocab), counts=training.item_counts(train, vocab))
+        rows.append({"dataset": dataset, "model": "popularity", "protocol": protocol,
+                     **evaluate_on(popularity, train, test, vocab, protocol)})
+        for name in models:
+            users = training.user_vocabulary(train, name)
+            model, vocab, log = training.fit(name, train, config, verbose=0, user_vocab=users)
+            steady = log[1:] or log
+            pairs = len(train) - train.SessionId.nunique()
+            rows.append({"dataset": dataset, "model": name, "protocol": protocol,
+                         **evaluate_on(model, train, test, vocab, protocol, users),
+                         "events_per_s": round(pairs * len(steady) / sum(row["seconds"] for row in steady), 1),
+                         "epochs": len(log), "final_loss": log[-1]["loss"]})
+            if progress:
+                print(json.dumps(rows[-1]), file=progress, flush=True)
+    return rows
+
+
+def format_table(rows):
+    """The rows as a Markdown table: a line per model, Recall@20 / MRR@20 / events/s per dataset."""
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    cell = {(row["dataset"], row["model"]): row for row in rows}
+    head = "| model | " + " | ".join(f"{d} R@20 | {d} MRR@20 | {d} ev/s" for d in datasets) + " |"
+    lines = [head, "|---|" + "---:|" * (3 * len(datasets))]
+    for model in models:
+        values = []
+        for dataset in datasets:
+            row = cell.get((dataset, model))
+            if row is None:
+                values += ["", "", ""]
+                continue
+            speed = f"{row['events_per_s']:.0f}" if "events_per_s" in row else "-"
+            values += [f"{row['recall@20']:.4f}", f"{row['mrr@20']:.4f}", speed]
+        lines.append(f"| {model} | " + " | ".join(values) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""Keras callbacks of the fit loop: the per-epoch log (with the stop at a non-finite loss) and validation metrics."""
+import time
+
+import keras
+import numpy as np
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Records loss, seconds and training events/s per epoch; stops training at a non-finite loss.
+
+    `diverged` is then {"epoch", "step", "loss"} of the first non-finite running loss.
+    """
+
+    def __init__(self, n_pairs, step_offset=0):
+        super().__init__()
+        self.n_pairs, self.step_offset, self.rows, self.diverged = n_pairs, step_offset, [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self.epoch = time.perf_counter(), epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"]) if logs and "loss" in logs else 0.0
+        if not np.isfinite(loss) and self.diverged is None:
+            self.diverged = {"epoch": self.epoch + 1, "step": self.step_offset + batch + 1, "loss": loss}
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        self.step_offset = 0
+        if self.diverged is None:
+            self.rows.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "seconds": round(seconds, 3),
+                              "events_per_s": round(self.n_pairs / seconds, 1),
+                              **{k: float(v) for k, v in logs.items() if k.startswith("val_")}})
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """After every epoch, full-ranking Recall@K / MRR@K on validation events (`zoo.evaluation.evaluate`),
+    added to the epoch's logs as `val_recall@K`, `val_mrr@K` (so EpochLog and TensorBoard record them).
+
+    It must come before the callbacks that read those logs.
+    """
+
+    def __init__(self, events, item_vocab, cutoffs=(20,)):
+        super().__init__()
+        self.events, self.item_vocab, self.cutoffs = events, item_vocab, cutoffs
+
+    def on_epoch_end(self, epoch, logs=None):
+        from zoo.evaluation import evaluate
+
+        metrics = evaluate(self.model, self.events, self.item_vocab, cutoffs=self.cutoffs)
+        if logs is not None:
+            logs.update({f"val_{k}": metrics[k] for k in metrics if "@" in k})
