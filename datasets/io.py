@@ -3,8 +3,11 @@
 The canonical frame has the columns `SessionId`, `ItemId` and `Time`, plus `UserId` for logs with
 user ids. Ids are strings, kept exactly as written in the file ("007" stays "007"; integer ids of a
 Parquet file become their decimal text). `Time` is float64 Unix seconds: numbers are taken as
-seconds as they are (milliseconds are not guessed: divide them yourself), text is parsed as ISO 8601
-(`2014-04-07T10:51:09.277Z`, `2016-05-09`; no offset means UTC).
+seconds as they are, text is parsed as ISO 8601 (`2014-04-07T10:51:09.277Z`, `2016-05-09`; no offset
+means UTC). Milliseconds are not guessed: a numeric time after the year 5000 as seconds is refused
+with a message saying to divide by 1000. A session id names one session of one user: a log with user
+ids where two users share a session id is refused (sessions are keyed by their id alone; the zoo will
+not silently merge them nor silently re-key them).
 
 An id may hold any characters (spaces, commas or tabs inside quotes, any Unicode) up to
 `MAX_ID_LENGTH` of them; an empty id is a missing value. Both are errors.
@@ -27,6 +30,7 @@ SEPARATORS = {".csv": ",", ".tsv": "\t", ".txt": "\t", ".dat": "\t"}
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst", ".zip")
 _EPOCH = pd.Timestamp(0, tz="UTC")
 MAX_ID_LENGTH = 1000  # characters; a longer id is almost surely a broken line or a wrong column
+LATEST_SECONDS = 95_617_584_000  # 5000-01-01 as Unix seconds; later numeric times are taken for milliseconds
 
 
 def load_events(path, session_key=SESSION, item_key=ITEM, time_key=TIME, user_key=None, sep=None):
@@ -128,7 +132,38 @@ def to_canonical(raw, path, keys):
     for name, column in keys.items():
         out[name] = parse_time(raw[column], path, column) if name == TIME else _ids(raw[column], path, column)
     frame = pd.DataFrame(out, columns=[name for name in CANONICAL if name in out])
+    _check_time_unit(frame, path, keys.get(TIME))
+    _check_sessions_of_one_user(frame, path, keys)
     return frame.reset_index(drop=True)
+
+
+def _check_time_unit(frame, path, column):
+    """Refuses numeric times that are not Unix seconds: beyond year 5000 as seconds, they are
+    milliseconds (or finer), which read as seconds would silently break time gaps and time splits."""
+    if column is None or frame.empty:
+        return
+    late = frame[TIME].to_numpy() > LATEST_SECONDS
+    if late.any():
+        latest = frame[TIME].iloc[late.argmax()]
+        raise DataError(f"{path}: row {_row(frame[TIME], late)}, column {column!r}: time {latest:.0f} is after the "
+                        "year 5000 as Unix "
+                        "seconds (milliseconds?); the zoo reads numeric times as seconds: divide them by 1000")
+
+
+def _check_sessions_of_one_user(frame, path, keys):
+    """Refuses a session id that several users use: sessions are keyed by their id alone, so their
+    events would silently merge into one session."""
+    if SESSION not in frame or USER not in frame:
+        return
+    pairs = frame[[SESSION, USER]].drop_duplicates()
+    shared = pairs[pairs[SESSION].duplicated(keep=False)]
+    if not shared.empty:
+        session = shared[SESSION].iloc[0]
+        users = shared[USER][shared[SESSION] == session].tolist()
+        others = f" (and {shared[SESSION].nunique() - 1} more)" if shared[SESSION].nunique() > 1 else ""
+        raise DataError(f"{path}, column {keys[SESSION]!r}: session id {session!r}{others} is used by users "
+                        f"{', '.join(map(repr, users[:3]))}; session ids must be unique across users (sessions "
+                        "are keyed by their id alone): make them unique, e.g. join the user id and the session id")
 
 
 def _format(path):

@@ -16,6 +16,7 @@ left as they are, so a new version can be added beside a served one. The other f
 last export.
 """
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -72,8 +73,9 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     Raises:
         UserError: bad options, or a piece exists and `overwrite` is false.
     """
-    from . import saved_model, tflite
-
+    if not hasattr(run.model, "step"):
+        raise UserError(f"{_where(run)}baseline {run.info.get('model')!r} cannot be exported: the export graphs run a "
+                        "recurrent model's step (zoo export needs gru4rec, lstm, simple_rnn, hrnn or user_gru)")
     item_ids = _ids(run.vocab)
     users = getattr(run, "users", None)
     user_ids = _ids(users) if users is not None else None
@@ -83,6 +85,24 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     existing = [p for p in _pieces(out_dir, formats, version) if os.path.exists(p)]
     if existing and not overwrite:
         raise UserError(f"{existing[0]} exists; pass --overwrite or choose another --version / --out")
+    created = not os.path.exists(out_dir)
+    try:
+        return _write(run, out_dir, formats, version, max_k, default_k, item_ids, user_ids)
+    except BaseException:
+        if created:  # a failed export leaves no folder behind
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _where(run):
+    return f"{run.path}: " if getattr(run, "path", None) else ""
+
+
+def _write(run, out_dir, formats, version, max_k, default_k, item_ids, user_ids):
+    """`export_run`'s writing, once its checks have passed."""
+    from . import saved_model, tflite
+
+    users = getattr(run, "users", None)
     os.makedirs(out_dir, exist_ok=True)
     model = run.model
     module = saved_model.serving_module(model, item_ids, max_k, default_k, user_ids)

@@ -2,6 +2,8 @@
 
     serving_default  item_ids [B, T] string (pad ""), k [] int32 (default set at export),
                      exclude_history [] bool (default false)  ->  item_ids [B, k] string, scores [B, k]
+                     (with exclude_history, a row with fewer than k items left ends in pads: id "",
+                     score `signatures.PAD_SCORE`, the lowest float32)
     step             item_id [B] string, state [B, S] float32 (zeros: new session), k [] int32
                      ->  state [B, S], item_ids [B, k], scores [B, k]
     encode           item_ids [B, T] string  ->  session_vector [B, H], query_vector [B, H + 1],

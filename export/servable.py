@@ -14,6 +14,7 @@ import tensorflow as tf
 from zoo.errors import UserError
 
 DEFAULT_SIGNATURE = "serving_default"
+PREDICT_METHOD = "tensorflow/serving/predict"
 
 
 class ServingError(Exception):
@@ -100,11 +101,30 @@ class Servable:
             raise ServingError("NOT_FOUND", f"Servable not found for request: {wanted} "
                                             f"(serving {self.name} version {self.version})")
 
+    @property
+    def servable_signatures(self):
+        """The names of the signatures Predict runs: those whose method is `tensorflow/serving/predict`.
+
+        The others (the SavedModel's own `__saved_model_init_op`, method "") are listed in the
+        metadata, as TF Serving lists them, but a Predict request for one is INVALID_ARGUMENT.
+        """
+        return sorted(name for name, s in self.signatures.items() if s.method_name == PREDICT_METHOD)
+
     def signature(self, signature_name):
-        signature = self.signatures.get(signature_name or DEFAULT_SIGNATURE)
-        if signature is None:
-            raise ServingError("INVALID_ARGUMENT", f"Serving signature key {signature_name!r} not found; "
-                                                   f"known: {', '.join(sorted(self.signatures))}")
+        """The SignatureDef a Predict request names (default `serving_default`).
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for an unknown name or a signature that is not a Predict one.
+        """
+        name = signature_name or DEFAULT_SIGNATURE
+        known = ", ".join(self.servable_signatures)
+        if name not in self.signatures:
+            raise ServingError("INVALID_ARGUMENT", f"Serving signature key {name!r} not found; known: {known}")
+        signature = self.signatures[name]
+        if signature.method_name != PREDICT_METHOD:
+            raise ServingError("INVALID_ARGUMENT", f"signature {name!r} cannot be served (its method is "
+                                                   f"{signature.method_name!r}, not {PREDICT_METHOD!r}); "
+                                                   f"servable signatures: {known}")
         return signature
 
     def predict(self, signature_name, inputs, output_filter=()):

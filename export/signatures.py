@@ -27,7 +27,10 @@ import inspect
 import types
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+PAD_SCORE = float(np.finfo(np.float32).min)  # the score of a pad past the items left by exclude_history
 
 
 def _table(ids):
@@ -136,15 +139,22 @@ class Signatures(tf.Module):
     def recommend(self, history, k, exclude_history=False, **user):
         """Top-k next items after each history of indices [B, T] (-1: skipped).
 
-        `exclude_history` (a bool tensor) gives the items of the history the score -inf.
+        `exclude_history` (a bool tensor) leaves the items of the history out: they are scored -inf,
+        and where k reaches past the items left, the row ends in pads: the id "" (the export's pad)
+        with the score `PAD_SCORE` (finite, so that a REST answer stays strict JSON). The items are
+        those `zoo recommend --exclude-history` lists.
         """
         hidden, _ = self.encode(history, **user)
         scores = self.model.score_all(hidden)
-        if exclude_history is not False:
-            seen = tf.where(tf.logical_and(history >= 0, exclude_history))  # [M, 2]: (row, position)
-            cells = tf.stack([seen[:, 0], tf.cast(tf.gather_nd(history, seen), tf.int64)], axis=1)
-            scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
-        return self.top_k(scores, k)
+        if exclude_history is False:
+            return self.top_k(scores, k)
+        seen = tf.where(tf.logical_and(history >= 0, exclude_history))  # [M, 2]: (row, position)
+        cells = tf.stack([seen[:, 0], tf.cast(tf.gather_nd(history, seen), tf.int64)], axis=1)
+        scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
+        top = self.top_k(scores, k)
+        left_out = tf.equal(top["scores"], float("-inf"))
+        return {"item_ids": tf.where(left_out, tf.constant(b""), top["item_ids"]),
+                "scores": tf.where(left_out, tf.constant(PAD_SCORE, tf.float32), top["scores"])}
 
     def step(self, item, state, k, user_id=None, new_session=None):
         """One click per row: item indices [B] and states [B, S] -> new state and top-k.

@@ -63,3 +63,11 @@ def test_the_wheel_ships_every_module_of_the_tree(tmp_path):
     assert not {name for name in shipped if name.split("/")[0] in ("datasets", "export")}  # never top-level
     assert f"\nVersion: {zoo.__version__}\n" in metadata  # the version is written once, in zoo/__init__.py
     assert not [line for line in metadata.splitlines() if line.startswith("Requires-Dist: keras-rs")]
+
+
+def test_no_module_of_the_tree_is_ignored_by_git():
+    """A .gitignore pattern once matched `zoo/runs/` (meant for the run folders at the top): the package
+    was missing from every clean clone while the working tree passed."""
+    ignored = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--", *MAPPED],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert not [path for path in ignored if path.endswith(".py")]

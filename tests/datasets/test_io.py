@@ -49,9 +49,26 @@ def test_iso_8601_times_become_unix_seconds(tmp_path):
     assert events["Time"].tolist() == pytest.approx([1396867869.277, 1462752000.0, 1462752000.0])
 
 
-def test_milliseconds_are_not_guessed(tmp_path):
-    events = load_events(write(tmp_path, "log.tsv", HEADER + "1\ta\t1433221332117\n"))
-    assert events["Time"].tolist() == [1433221332117.0]
+def test_milliseconds_are_refused_not_guessed(tmp_path):
+    """A numeric time after the year 5000 as seconds is refused (milliseconds read as seconds would
+    silently break sessionizing gaps and time splits); the year 4999 is still read as seconds."""
+    path = write(tmp_path, "log.tsv", HEADER + "1\ta\t1433221332\n1\tb\t1433221332117\n")
+    with pytest.raises(DataError, match=r"log.tsv: row 2, column 'Time': time 1433221332117 is after the year 5000 .*"
+                                        r"divide them by 1000"):
+        load_events(path)
+    assert load_events(write(tmp_path, "ok.tsv", HEADER + "1\ta\t95617583999\n"))["Time"].tolist() == [95617583999.0]
+
+
+def test_a_session_id_shared_by_two_users_is_refused(tmp_path):
+    """Two users who both number their sessions 1 and 2 would be merged into two sessions."""
+    rows = "".join(f"{s}\t{u}{i}\t{t}\t{u}\n" for u in ("u1", "u2") for s in ("1", "2") for i, t in ((0, 1), (1, 2)))
+    path = write(tmp_path, "shared.tsv", "SessionId\tItemId\tTime\tUserId\n" + rows)
+    with pytest.raises(DataError, match=r"shared.tsv, column 'SessionId': session id '1' \(and 1 more\) is used by "
+                                        r"users 'u1', 'u2'; session ids must be unique across users"):
+        load_events(path)
+    joined = "".join(f"{u}-{s}\t{u}{i}\t{t}\t{u}\n" for u in ("u1", "u2") for s in ("1", "2") for i, t in ((0, 1), (1, 2)))
+    events = load_events(write(tmp_path, "joined.tsv", "SessionId\tItemId\tTime\tUserId\n" + joined))
+    assert events.SessionId.nunique() == 4 and len(events) == 8  # the fix the message proposes
 
 
 def test_separator_option_extension_sniffing_and_compression(tmp_path):
@@ -79,7 +96,8 @@ ids = st.text(st.one_of(st.characters(blacklist_categories=("Cs", "Cc")), st.sam
               min_size=1, max_size=6)
 frames = st.lists(
     st.tuples(ids, ids, st.integers(0, 2_000_000_000_000).map(lambda ms: ms / 1000), ids), min_size=1, max_size=8
-).map(lambda rows: pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time", "UserId"]))
+).map(lambda rows: pd.DataFrame(rows, columns=["SessionId", "ItemId", "Time", "UserId"])).map(
+    lambda f: f.assign(SessionId=f.UserId + "|" + f.SessionId))  # a session id names one user's session
 
 
 @pytest.mark.parametrize("name", ["log.csv", "log.tsv", "log.parquet"])

@@ -3,16 +3,13 @@ import json
 import os
 import sys
 
-from zoo.atomic import write_json
-from zoo.datasets import splits
 from zoo.datasets.describe import describe, format_description
 from zoo.datasets.io import SESSION, load_events, save_events
-from zoo.datasets.prep import Report, drop_duplicates, filter_log, sessionize
+from zoo.datasets.prepare import DAY, SPLITS, check_options, prepare, write_prepared
 from zoo.datasets.readers import SOURCES
-from zoo.errors import ConfigError, DataError, UserError
+from zoo.errors import ConfigError
 
 EVENTS = "events"
-SPLITS = ("time", "last-session", "leave-one-out", "none")
 
 
 def add_commands(subparsers):
@@ -116,88 +113,29 @@ def _fetch(args):
 
 
 def _prep(args):
-    _check_prep_options(args)
-    events = _load(args)
-    report = Report()
-    report.add("load", None, events)
-    if args.dedupe:
-        events, steps = drop_duplicates(events)
-        report.extend(steps)
-    events = _sessions(events, args, report)
-    _note("filtering")
-    events, steps = filter_log(events, args.min_session_length, args.min_item_support)
-    report.extend(steps)
-    if events.empty:
-        raise DataError(
-            f"{args.path}: no events left after filtering; lower --min-session-length or --min-item-support"
-        )
-    train, test = _split(events, args, report)
-    _write(args, train, test, report)
-    print(report.format())
+    check_options(  # before the log is read, so that a bad option fails fast
 
-
-def _check_prep_options(args):
-    rules = {
-        "--min-session-length must be >= 1": args.min_session_length >= 1,
-        "--min-item-support must be >= 1": args.min_item_support >= 1,
-        "--sessionize-gap must be > 0": args.sessionize_gap is None or args.sessionize_gap > 0,
-        "--test-days must be > 0": args.test_days is None or args.test_days > 0,
-        "--test-seconds must be > 0": args.test_seconds is None or args.test_seconds > 0,
-    }
-    broken = [rule for rule, ok in rules.items() if not ok]
-    if broken:
-        raise ConfigError("; ".join(broken))
-
-
-def _sessions(events, args, report):
-    """Cuts sessions from time gaps when the log has none; adds a report row."""
-    if SESSION in events:
-        if args.sessionize_gap is not None:
-            raise ConfigError("--sessionize-gap is for logs without session ids, and this one has them")
-        return events
-    _note("making sessions")
-    events, steps = sessionize(events, 1800 if args.sessionize_gap is None else args.sessionize_gap)
-    report.extend(steps)
-    return events
-
-
-def _split(events, args, report):
-    """(train, test or None) after the chosen split and the alignment of test to train."""
-    if args.split == "none":
-        return events, None
-    _note(f"splitting ({args.split})")
-    if args.split == "time":
-        seconds = args.test_seconds or 86400 * (args.test_days or 1)
-        train, test, steps = splits.split_by_time(events, seconds)
-    elif args.split == "last-session":
-        train, test, steps = splits.split_last_session(events)
-    else:
-        train, test, steps = splits.split_leave_one_out(events)
-    report.extend(steps)
-    shortest = 1 if args.split == "leave-one-out" else args.min_session_length
-    train, test, steps = splits.align_test(train, test, shortest)
-    report.extend(steps)
-    if train.empty or test.empty:
-        raise DataError(
-            f"{args.path}: the {'train' if train.empty else 'test'} set is empty after the {args.split} "
-            "split and the removal of test items not in train; change the split or the filters"
-        )
-    return train, test
-
-
-def _write(args, train, test, report):
-    """Writes train.tsv, test.tsv (unless no split) and prep_report.json, each file atomically."""
-    parts = {"train": train} if test is None else {"train": train, "test": test}
-    for name, frame in parts.items():
-        save_events(frame, os.path.join(args.out, f"{name}.tsv"))
-    summary = {name: describe(frame) for name, frame in parts.items()}
+        split=args.split,
+        min_session_length=args.min_session_length,
+        min_item_support=args.min_item_support,
+        sessionize_gap=args.sessionize_gap,
+        test_days=args.test_days,
+        test_seconds=args.test_seconds,
+    )
+    train, test, report = prepare(
+        _load(args),
+        split=args.split,
+        test_seconds=args.test_seconds or DAY * (args.test_days or 1),
+        min_session_length=args.min_session_length,
+        min_item_support=args.min_item_support,
+        dedupe=args.dedupe,
+        sessionize_gap=args.sessionize_gap,
+        source=args.path,
+        progress=_note,
+    )
     options = {key: value for key, value in vars(args).items() if key != "func"}
-    report_json = {"options": options, "steps": report.rows, **summary}
-    try:
-        write_json(os.path.join(args.out, "prep_report.json"), report_json)
-    except OSError as e:
-        raise UserError(f"{args.out}: cannot write prep_report.json: {e.strerror or e}") from None
-    _note(f"wrote {', '.join(f'{name}.tsv' for name in parts)} and prep_report.json to {args.out}")
+    write_prepared(args.out, train, test, report, options, progress=_note)
+    print(report.format())
 
 
 def _load(args):

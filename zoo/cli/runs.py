@@ -112,10 +112,6 @@ def _columns(args):
             "user_key": args.user_key}
 
 
-def _load(path, args):
-    from zoo.datasets.io import load_events
-
-    return load_events(path, **_columns(args))
 
 
 def _print_metrics(metrics, as_json=False):
@@ -135,9 +131,11 @@ def _print_metrics(metrics, as_json=False):
 def _train(args):
     from zoo.runs import train_run
 
-    result = train_run(args.out, args.train, args.model, args.test, args.validation, args.preset, args.set, args.epochs,
-                       _columns(args), args.overwrite, args.resume, args.checkpoint_every, _cutoffs(args.cutoffs),
-                       args.ties, args.tensorboard, verbose=0 if args.quiet else 1)
+    result = train_run(args.out, args.train, model=args.model, test_path=args.test, validation_path=args.validation,
+                       preset=args.preset, sets=args.set, epochs=args.epochs, columns=_columns(args),
+                       overwrite=args.overwrite, resume=args.resume, checkpoint_every=args.checkpoint_every,
+                       cutoffs=_cutoffs(args.cutoffs), ties=args.ties, tensorboard=args.tensorboard,
+                       verbose=0 if args.quiet else 1)
     if args.model in BASELINES:
         options = ", ".join(f"{k}={v}" for k, v in result.options.items()) or "no options"
         print(f"fitted {args.model} ({options}); saved {args.out}", file=sys.stderr)
@@ -150,31 +148,16 @@ def _train(args):
 
 
 def _evaluate(args):
-    cutoffs = _cutoffs(args.cutoffs)
-    test = _load(args.test, args)
-    from zoo import runs
-    from zoo.evaluation import evaluate_run, resolve_protocol
+    from zoo.runs import evaluate_saved_run
 
-    run = runs.load_run(args.run_dir)
+    metrics = evaluate_saved_run(args.run_dir, args.test, protocol=args.protocol, history_path=args.history,
+                                 negatives_path=args.negatives, columns=_columns(args), cutoffs=_cutoffs(args.cutoffs),
+                                 ties=args.ties, batch_size=args.batch_size)
     if args.negatives:
-        from zoo.evaluation import evaluate_fixed_negatives, read_negatives
-
-        metrics = evaluate_fixed_negatives(run.model, test, run.vocab, _history(args, run),
-                                           read_negatives(args.negatives), cutoffs=cutoffs, ties=args.ties)
         print(json.dumps(metrics, sort_keys=True) if args.json else
               "\n".join(f"{k:>20}  {v:.4f}" if isinstance(v, float) else f"{k:>20}  {v}" for k, v in metrics.items()))
         return
-    protocol = resolve_protocol(run.model, test, args.protocol)
-    history = _history(args, run) if protocol == "user" else None
-    _print_metrics(evaluate_run(run.model, test, run.vocab, protocol, history, run.users, cutoffs=cutoffs,
-                                ties=args.ties, batch_size=args.batch_size), args.json)
-
-
-def _history(args, run):
-    """The events before the test: --history (read with this command's columns) or the run's training log."""
-    from zoo.runs import history_events
-
-    return history_events(run, args.history, _columns(args))
+    _print_metrics(metrics, args.json)
 
 
 def _recommend(args):

@@ -35,7 +35,7 @@ the model is personalized and the test events have user ids, the session protoco
 Sampled protocol (HR@K, NDCG@K against N given negatives per test case, e.g. S3-Rec's 99 fixed
 negatives for LastFM): NOT comparable with full ranking; reported under `sampled_` keys.
 """
-from zoo.evaluation.protocols import PROTOCOLS, evaluate_run, resolve_protocol
+from zoo.evaluation.protocols import PROTOCOLS, check_evaluable, evaluate_run, resolve_protocol
 from zoo.evaluation.ranking import TIE_MODES, metrics_from_ranks, ranks_from_counts
 from zoo.evaluation.recommend import recommend
 from zoo.evaluation.sampled import (
@@ -46,6 +46,6 @@ from zoo.evaluation.sampled import (
 from zoo.evaluation.sessions import evaluate, known_items, prefix_ranks, target_ranks
 from zoo.evaluation.users import evaluate_users, user_events
 
-__all__ = ["PROTOCOLS", "TIE_MODES", "evaluate", "evaluate_fixed_negatives", "evaluate_run", "evaluate_sampled",
+__all__ = ["PROTOCOLS", "TIE_MODES", "check_evaluable", "evaluate", "evaluate_fixed_negatives", "evaluate_run", "evaluate_sampled",
            "evaluate_users", "known_items", "metrics_from_ranks", "prefix_ranks", "ranks_from_counts", "read_negatives",
            "recommend", "resolve_protocol", "target_ranks", "user_events"]

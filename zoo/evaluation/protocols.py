@@ -1,7 +1,7 @@
 """The choice between the session and the user protocol (`evaluate_run`)."""
-from zoo.datasets.io import USER
-from zoo.errors import UserError
-from zoo.evaluation.sessions import evaluate
+from zoo.datasets.io import ITEM, USER
+from zoo.errors import DataError, UserError
+from zoo.evaluation.sessions import evaluate, known_items
 from zoo.evaluation.users import evaluate_users
 
 PROTOCOLS = ("auto", "session", "user")
@@ -30,3 +30,26 @@ def evaluate_run(model, test, item_vocab, protocol="auto", history=None, user_vo
     if history is None:
         raise UserError("the user protocol needs the events before the test (the training events)")
     return evaluate_users(model, test, item_vocab, history, user_vocab, **options)
+
+
+def check_evaluable(test, item_vocab, protocol, name):
+    """Raises, before any work, the DataError that evaluating `test` by `protocol` would end in.
+
+    Args:
+        test: the event frame to evaluate on.
+        item_vocab: the training item vocabulary (built before training from the training log).
+        protocol: "session" or "user".
+        name: how messages name the log, e.g. "test.tsv (--test)".
+
+    Raises:
+        DataError: no session would be left to rank (session protocol: none with 2 or more known
+            items; user protocol: no known item at all).
+    """
+    if protocol == "user":
+        if not (item_vocab.encode(test[ITEM]) >= 0).any():
+            raise DataError(f"{name}: none of its items is in the training log; nothing to evaluate")
+        return
+    kept, counts = known_items(test, item_vocab)
+    if kept.empty:
+        raise DataError(f"{name}: no session is left after dropping {counts['dropped_unknown_item_events']} events "
+                        "with items unknown to the model and sessions shorter than 2; nothing to evaluate")

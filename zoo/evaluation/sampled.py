@@ -12,7 +12,7 @@ def evaluate_sampled(model, histories, targets, negatives, cutoffs=(1, 5, 10), t
     """Sampled protocol: rank the target among the given negatives only (HR@K, NDCG@K, MRR).
 
     Args:
-        model: a trained SessionRecommender.
+        model: a trained SessionRecommender or a fitted baseline (`zoo.baselines`).
         histories: int [U, T] item indices of each test case's history, padded with -1 at the end.
         targets: int [U] the true next item.
         negatives: int [U, N] the negatives of each test case (e.g. 99 fixed ones).
@@ -20,10 +20,14 @@ def evaluate_sampled(model, histories, targets, negatives, cutoffs=(1, 5, 10), t
     Returns:
         dict with `sampled_hr@K`, `sampled_ndcg@K`, `sampled_mrr`, `sampled_cases`, `sampled_negatives`.
     """
-    hidden, _ = model.encode(np.asarray(histories, np.int32))
-    candidates = tf.concat([np.asarray(targets, np.int32)[:, None], np.asarray(negatives, np.int32)], axis=1)
-    vectors = tf.gather(model.item_vectors, candidates)
-    scores = (tf.einsum("uh,uch->uc", hidden, vectors) + tf.gather(model.item_bias, candidates)).numpy()
+    histories = np.asarray(histories, np.int32)
+    candidates = np.concatenate([np.asarray(targets, np.int32)[:, None], np.asarray(negatives, np.int32)], axis=1)
+    if hasattr(model, "score_sessions"):  # a baseline: its scores of every item, the candidates' taken
+        scores = np.take_along_axis(np.asarray(model.score_sessions(histories)), candidates, axis=1)
+    else:
+        hidden, _ = model.encode(histories)
+        vectors = tf.gather(model.item_vectors, candidates)
+        scores = (tf.einsum("uh,uch->uc", hidden, vectors) + tf.gather(model.item_bias, candidates)).numpy()
     greater = (scores[:, 1:] > scores[:, :1]).sum(axis=1)
     equal = (scores[:, 1:] == scores[:, :1]).sum(axis=1) + 1
     ranks = ranks_from_counts(greater, equal, ties)

@@ -9,14 +9,18 @@ from zoo.evaluation.ranking import check_ranking, greater_equal, metrics_from_ra
 
 
 def known_items(test, item_vocab, min_session_length=2):
-    """Drops test events with items unknown to the vocabulary, then too short sessions; counts both."""
+    """Drops test events with items unknown to the vocabulary, then too short sessions; counts both.
+
+    A session left with no event at all (every item unknown) counts among the short ones, so that
+    every test session is either evaluated or dropped.
+    """
     known = item_vocab.encode(test[ITEM]) >= 0
     kept = test[known]
     length = kept.groupby(SESSION, sort=False)[ITEM].transform("size")
     long_enough = kept[length >= min_session_length]
     counts = {
         "dropped_unknown_item_events": int((~known).sum()),
-        "dropped_short_sessions": int(kept[SESSION].nunique() - long_enough[SESSION].nunique()),
+        "dropped_short_sessions": int(test[SESSION].nunique() - long_enough[SESSION].nunique()),
     }
     return long_enough, counts
 

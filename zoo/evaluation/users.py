@@ -67,7 +67,7 @@ def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5
     Returns:
         dict with `recall@K`, `mrr@K`, `events` (ranked), `sessions` (with a ranked event), `users`,
         `ties`, `protocol` ("user") and the counts of dropped unknown-item events and of test sessions
-        left without a ranked event.
+        left without a ranked event (every test session is one or the other).
 
     Example:
 
@@ -100,7 +100,7 @@ def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5
         raise DataError("no test event has an event before it in its session: nothing to rank")
     ranks = ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
     sessions = events[SESSION].to_numpy()
-    test_sessions = pd.unique(sessions[is_test])
+    test_sessions = test[SESSION].unique()  # also those whose every item is unknown
     ranked_sessions = pd.unique(sessions[batches.targets[ranked]])
     return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": int(len(ranked_sessions)),
             "users": int(events[USER][is_test].nunique()), "ties": ties, "protocol": "user",

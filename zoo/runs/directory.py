@@ -18,11 +18,9 @@ import json
 import os
 import zipfile
 
-import numpy as np
-
+from zoo.atomic import atomic_path, write_json
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError, UserError
-from zoo.atomic import atomic_path, write_json
 
 MODEL, VOCAB, CONFIG, LOG, METRICS = "model.keras", "vocab.json", "config.json", "train_log.json", "metrics.json"
 USERS, BASELINE = "users.json", "baseline.npz"
@@ -34,6 +32,7 @@ class Run:
     vocab: Vocabulary
     info: dict  # contents of config.json
     users: Vocabulary = None  # personalized models only
+    path: str = None  # the run directory it was loaded from
 
     @property
     def config(self):
@@ -91,7 +90,7 @@ def load_run(run_dir):
         users = Vocabulary.load(os.path.join(run_dir, USERS))
         if model.n_users != len(users):
             raise UserError(f"{run_dir}: the model has {model.n_users} users but {USERS} {len(users)}")
-    return Run(model, vocab, info, users)
+    return Run(model, vocab, info, users, run_dir)
 
 
 def _load_baseline(run_dir):
@@ -104,7 +103,7 @@ def _load_baseline(run_dir):
         model = baselines.load(os.path.join(run_dir, BASELINE), info["model"], len(vocab), info["config"])
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
         raise UserError(f"{run_dir}: not a complete baseline run directory: {e}") from None
-    return Run(model, vocab, info)
+    return Run(model, vocab, info, path=run_dir)
 
 
 

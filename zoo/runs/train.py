@@ -1,0 +1,155 @@
+"""A training run's whole lifecycle, as `zoo train` runs it: every input checked before any work, the
+old run kept until the new one is saved (`overwrite`), or an interrupted run continued (`resume`).
+
+    result = train_run("runs/synth", "data/synth/train.tsv", model="gru4rec", preset="rsc15-xe-shared",
+                       test_path="data/synth/test.tsv")
+    result.log[-1]["loss"], result.metrics["recall@20"]
+"""
+import dataclasses
+import importlib.util
+import os
+import shutil
+
+from zoo import training
+from zoo.datasets.io import ITEM, load_events
+from zoo.datasets.vocab import Vocabulary
+from zoo.errors import UserError
+from zoo.evaluation import check_evaluable, evaluate, evaluate_run, resolve_protocol
+from zoo.models import registry
+from zoo.runs.directory import save_run
+from zoo.training import checkpoints, presets
+
+COLUMNS = {"session_key": "SessionId", "item_key": "ItemId", "time_key": "Time", "user_key": None}
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    """What `train_run` saved: the run directory, the model's name and options, the per-epoch log
+    rows and the test metrics (None without a test log)."""
+    run_dir: str
+    model_name: str
+    options: dict
+    log: list
+    metrics: dict = None
+
+
+def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_path=None, preset=None, sets=(),
+              epochs=None, columns=None, overwrite=False, resume=False, checkpoint_every=0, cutoffs=(5, 10, 20),
+              ties="conservative", tensorboard=None, verbose=1):
+    """Trains `model` on the log at `train_path` and saves the run directory `out` (see `zoo.runs`).
+
+    Args:
+        out: the run directory to write.
+        train_path, test_path, validation_path: event logs (test: evaluated after training, saved as
+            metrics.json; validation: evaluated after every epoch, recorded in train_log.json).
+        model: a name of `zoo.list_models()`.
+        preset, sets, epochs: the configuration (`zoo.training.presets.resolve`); with `resume` and
+            neither a preset nor sets, the checkpoint's own configuration; with `resume` and no
+            `epochs`, the checkpoint's own epoch count (a larger `epochs` trains on).
+        columns: `load_events` column names (session_key, item_key, time_key, user_key).
+        overwrite: replace an existing `out`; it is kept as `out.previous` until the new run is saved.
+        resume: continue the run in `out` from its last checkpoint.
+        checkpoint_every: also checkpoint every this many steps (0: at epoch ends only).
+        cutoffs, ties: of the test metrics (`zoo.evaluation.evaluate`).
+        tensorboard: a directory for TensorBoard logs, or None.
+        verbose: Keras progress (0: none, 1: a bar).
+
+    Returns:
+        A `TrainedRun`.
+
+    Raises:
+        UserError: an option, a log or `out` cannot be used (raised before any training or write).
+    """
+    columns = {**COLUMNS, **(columns or {})}
+    registry.model_class(model)
+    if model in registry.BASELINES:
+        if (preset or resume or checkpoint_every or validation_path or tensorboard
+                or epochs is not None and model != "fpmc"):
+            raise UserError(f"{model} is a baseline: --preset, --resume, --checkpoint-every, --validation and "
+                            "--tensorboard do not apply (--epochs only to fpmc); set its options with --set")
+        return _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties)
+    checkpoint_dir = os.path.join(out, "checkpoint")
+    if resume:  # the run's own target unless --epochs changes it
+        saved = checkpoints.saved_config(checkpoint_dir)
+        epochs = saved["epochs"] if epochs is None else epochs
+        config = presets.resolve(preset, sets, epochs=epochs) if (preset or sets) else \
+            presets.resolve(sets=[], **{**saved, "epochs": epochs})
+    else:
+        config = presets.resolve(preset, sets, epochs=epochs)
+    training.check_options(model, config)  # before reading the data, and removing a run to --overwrite
+    _check_ranking_options(cutoffs)
+    if checkpoint_every < 0:
+        raise UserError(f"--checkpoint-every must be >= 0, got {checkpoint_every}")
+    if os.path.exists(out) and not (overwrite or resume):
+        raise UserError(f"{out} exists; pass --resume to continue it, --overwrite to start again, "
+                        "or choose another --out")
+    train = load_events(train_path, **columns)
+    vocab = Vocabulary.fit(train[ITEM])
+    test = _load_evaluable(test_path, "--test", columns, vocab, registry.model_class(model))
+    validation = _load_evaluable(validation_path, "--validation", columns, vocab)
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard")
+
+    import keras
+
+    users = training.user_vocabulary(train, model)
+    board = [keras.callbacks.TensorBoard(tensorboard)] if tensorboard else []
+    previous = out.rstrip("/") + ".previous"  # the run --overwrite replaces, kept until the new one is saved
+    if overwrite and not resume and os.path.isdir(out):
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(out, previous)
+    trained, vocab, log = training.fit(model, train, config, verbose=verbose, user_vocab=users,
+                                       checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume, validation=validation, callbacks=board)
+    metrics = None
+    if test is not None:
+        metrics = evaluate_run(trained, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=ties)
+    save_run(out, trained, vocab, _run_info(model, preset, config, train_path, columns), log, metrics, users)
+    shutil.rmtree(previous, ignore_errors=True)
+    return TrainedRun(out, model, config, log, metrics)
+
+
+def _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties):
+    """`train_run` of a baseline: fit on the training log, evaluate on the test log, save the run."""
+    from zoo import baselines
+
+    _check_ranking_options(cutoffs)
+    if os.path.exists(out) and not overwrite:
+        raise UserError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
+    train = load_events(train_path, **columns)
+    test = _load_evaluable(test_path, "--test", columns, Vocabulary.fit(train[ITEM]))
+    sets = [*sets, *([f"epochs={epochs}"] if epochs is not None else [])]
+    fitted, vocab, log = baselines.fit(model, train, sets)
+    metrics = None
+    if test is not None:
+        metrics = {**evaluate(fitted, test, vocab, cutoffs=cutoffs, ties=ties), "protocol": "session"}
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    save_run(out, fitted, vocab, _run_info(model, None, fitted.options, train_path, columns), log, metrics)
+    return TrainedRun(out, model, fitted.options, log, metrics)
+
+
+def _check_ranking_options(cutoffs):
+    if not cutoffs or min(cutoffs) < 1:
+        raise UserError(f"--cutoffs must be positive, got {','.join(map(str, cutoffs))!r}")
+
+
+def _load_evaluable(path, option, columns, vocab, model_class=None):
+    """The log at `path` (None without one), read and checked before training, so that a log that
+    would leave nothing to evaluate fails first, naming itself and its option.
+
+    `model_class`: the model the log evaluates after training (its protocol); None: the session
+    protocol, as the per-epoch validation runs it.
+    """
+    if not path:
+        return None
+    events = load_events(path, **columns)
+    protocol = "session" if model_class is None else resolve_protocol(model_class, events)
+    check_evaluable(events, vocab, protocol, f"{path} ({option})")
+    return events
+
+
+def _run_info(model, preset, config, train_path, columns):
+    """The contents of the run's config.json."""
+    return {"model": model, "preset": preset, "config": config, "train": os.path.abspath(train_path),
+            "columns": {"session": columns["session_key"], "item": columns["item_key"],
+                        "time": columns["time_key"], "user": columns["user_key"]}}
