@@ -96,12 +96,6 @@ class ParallelBatches:
     def n_pairs(self):
         return int(self.mask.sum())
 
-    def padded(self, n_steps):
-        """These batches followed by idle steps up to `n_steps` (at least `self.n_steps`)."""
-        pad = ((0, n_steps - self.n_steps), (0, 0))
-        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return ParallelBatches(**{k: None if a is None else np.pad(a, pad) for k, a in arrays.items()})
-
 
 def order_sessions(events, item_vocab, user_vocab=None):
     """Groups a canonical event frame by session, sessions in order of their first event.
@@ -206,28 +200,6 @@ def schedule(durations, n_slots):
     start = np.zeros(len(durations), dtype=np.int64)
     start[busy], slot[busy] = np.divmod(np.array(keys, dtype=np.int64), n_slots)
     return slot, start
-
-
-def max_steps(order, batch_size, by_user=False):
-    """An upper bound on the steps of the parallel batches of `order`, whatever the shuffle.
-
-    Graham's bound for greedy list scheduling: the unit that finishes last, of d pairs, starts
-    when all slots have been busy with the other pairs, so T <= (P - d) / B + d, and d is at most
-    the largest unit.
-
-    Args:
-        order: SessionOrder.
-        batch_size: number of slots B.
-        by_user: bound the user-parallel batches (units are users) instead of session-parallel.
-
-    Returns:
-        int.
-    """
-    pairs = np.maximum(np.diff(order.offsets) - 1, 0)
-    if by_user:
-        pairs = np.bincount(order.users, weights=pairs).astype(np.int64)
-    largest = int(pairs.max()) if len(pairs) else 0
-    return (int(pairs.sum()) + (batch_size - 1) * largest) // batch_size
 
 
 def session_parallel_batches(order, batch_size, shuffle_seed=None, with_users=False):

@@ -2,6 +2,9 @@
 import re
 from pathlib import Path
 
+import pytest
+
+from metric_reference import session_metrics
 from zoo.cli import main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -20,5 +23,6 @@ def test_readme_python_api_block_runs(tmp_path, monkeypatch, capsys):
     namespace = {}
     exec(compile(python_block().replace("epochs=2", "epochs=1"), "README.md", "exec"), namespace)
     metrics, top = namespace["metrics"], namespace["top"]
-    assert 0.0 < metrics["recall@20"] <= 1.0 and 0.0 < metrics["mrr@20"] <= metrics["recall@20"]
+    expected = session_metrics(namespace["model"], namespace["test"], namespace["vocab"], (10, 20))
+    assert {key: metrics[key] for key in expected} == pytest.approx(expected, rel=1e-9)
     assert len(top) == 5 and all(isinstance(score, float) for _, score in top)

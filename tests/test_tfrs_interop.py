@@ -43,12 +43,29 @@ print(json.dumps({"keras": tf.keras.__name__, "index": top.numpy().astype(str).t
 """
 
 
-def test_zoo_does_not_import_tfrs():
-    import zoo.cli.export  # noqa: F401
-    import zoo.export.exporter  # noqa: F401
-    import zoo.export.server  # noqa: F401
+IMPORT_ALL = r"""
+import importlib, pkgutil, sys
+for root in ("zoo", "zoo.datasets", "zoo.export"):
+    package = importlib.import_module(root)
+    for module in pkgutil.walk_packages(package.__path__, root + "."):
+        if not module.name.endswith("__main__"):
+            importlib.import_module(module.name)
+print("tensorflow_recommenders" in sys.modules)
+"""
 
-    assert "tensorflow_recommenders" not in sys.modules
+
+def test_zoo_does_not_import_tfrs(tmp_path):
+    # Every module of the zoo, imported in a fresh interpreter with a stand-in `tensorflow_recommenders`
+    # first on the path: importing it leaves a mark (and then fails, which a `try: import` would hide).
+    stand_in = tmp_path / "tensorflow_recommenders"
+    stand_in.mkdir()
+    mark = tmp_path / "imported"
+    (stand_in / "__init__.py").write_text(f"open({str(mark)!r}, 'w').close()\nraise ImportError('stand-in')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+           "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", IMPORT_ALL], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] == "False" and not mark.exists(), "the zoo imported tensorflow_recommenders"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow_recommenders") is None,

@@ -2,9 +2,13 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
+from metric_reference import scores_after, session_metrics
+from zoo import runs
 from zoo.cli import main
+from zoo.datasets.io import load_events
 
 SMALL = ["--set", "layers=16", "--set", "n_sample=32", "--set", "batch_size=16", "--epochs", "2", "--quiet"]
 
@@ -35,7 +39,7 @@ def error_of(capsys, argv):
     return err
 
 
-def test_train_writes_a_complete_run_directory(run_dir):
+def test_train_writes_a_complete_run_directory(run_dir, data):
     assert sorted(os.listdir(run_dir)) == ["checkpoint", "config.json", "metrics.json", "model.keras", "train_log.json",
                                            "vocab.json"]
     info = json.loads((run_dir / "config.json").read_text())
@@ -44,7 +48,9 @@ def test_train_writes_a_complete_run_directory(run_dir):
     log = json.loads((run_dir / "train_log.json").read_text())
     assert [row["epoch"] for row in log] == [1, 2] and all(row["events_per_s"] > 0 for row in log)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert 0 < metrics["recall@20"] <= 1 and metrics["mrr@20"] <= metrics["recall@20"]
+    run = runs.load_run(run_dir)
+    expected = session_metrics(run.model, load_events(data / "test.tsv"), run.vocab, (5, 10, 20))
+    assert {key: metrics[key] for key in expected} == pytest.approx(expected, rel=1e-9)
 
 
 def test_evaluate_json_reproduces_the_metrics_of_training(run_dir, data, capsys):
@@ -56,13 +62,31 @@ def test_evaluate_json_reproduces_the_metrics_of_training(run_dir, data, capsys)
         assert printed[key] == pytest.approx(saved[key], abs=1e-9)
 
 
-def test_evaluate_tie_modes_order(run_dir, data, capsys):
-    results = {}
-    for ties in ("standard", "median", "conservative"):
+# The run's model with its item vectors zeroed scores every item by its bias, whatever the session: items 0 and
+# 1 score 2 (a tie), item 2 scores 1, every other item -1. Test session 3 0 1 2, targets 0, 1 and 2:
+#   0 and 1: none above, 2 equal (0 and 1) -> standard 1, median 1.5, conservative 2;  2: 2 above -> 3.
+TIE_FIGURES = {  # (Recall@1, MRR@3) of those ranks
+    "standard": (2 / 3, (1 + 1 + 1 / 3) / 3),
+    "median": (0, (1 / 1.5 + 1 / 1.5 + 1 / 3) / 3),
+    "conservative": (0, (1 / 2 + 1 / 2 + 1 / 3) / 3),
+}
+
+
+def test_evaluate_ties_option_ranks_ties_by_each_mode(run_dir, tmp_path, capsys):
+    run = runs.load_run(run_dir)
+    run.model.item_vectors.assign(np.zeros(run.model.item_vectors.shape, np.float32))
+    run.model.item_bias.assign(np.r_[2.0, 2.0, 1.0, np.full(len(run.vocab) - 3, -1.0)].astype(np.float32))
+    runs.save_run(tmp_path / "fixed", run.model, run.vocab, run.info, [])
+    ids = run.vocab.decode([3, 0, 1, 2])
+    test = tmp_path / "test.tsv"
+    test.write_text("SessionId\tItemId\tTime\n" + "".join(f"s\t{item}\t{t}\n" for t, item in enumerate(ids)))
+    for ties, (recall, mrr) in TIE_FIGURES.items():
         capsys.readouterr()
-        main(["evaluate", str(run_dir), "--test", str(data / "test.tsv"), "--json", "--ties", ties, "--cutoffs", "20"])
-        results[ties] = json.loads(capsys.readouterr().out)["mrr@20"]
-    assert results["standard"] >= results["median"] >= results["conservative"]
+        assert main(["evaluate", str(tmp_path / "fixed"), "--test", str(test), "--json", "--ties", ties,
+                     "--cutoffs", "1,3"]) in (0, None)
+        printed = json.loads(capsys.readouterr().out)
+        assert (printed["ties"], printed["events"]) == (ties, 3)
+        assert (printed["recall@1"], printed["mrr@3"]) == pytest.approx((recall, mrr)), ties
 
 
 def test_recommend_prints_k_known_items(run_dir, data, capsys):
@@ -156,7 +180,21 @@ def test_evaluate_with_fixed_negatives_prints_sampled_metrics(run_dir, data, tmp
     got = json.loads(capsys.readouterr().out)
     assert got["sampled_negatives"] <= 9 and got["sampled_cases"] > 0
     assert got["sampled_hr@10"] == 1.0  # at most 9 negatives: the target is always within the top 10
-    assert 0 < got["sampled_hr@1"] <= got["sampled_mrr"] <= 1
+    # The reference: each user's training events (known items, in time order) then its test item, ranked
+    # against the 9 negatives (vocabulary indices 0-8), conservatively: 1 + the negatives scored >= it.
+    run, train = runs.load_run(run_dir), load_events(data / "train.tsv")
+    histories, targets = [], []
+    for user, item in load_events(one_each)[["UserId", "ItemId"]].itertuples(index=False):
+        past = train[train.UserId == user].sort_values("Time", kind="stable").ItemId
+        past, target = run.vocab.encode(past), run.vocab.encode([item])[0]
+        if (past >= 0).any() and target >= 0:
+            histories.append(past[past >= 0][-200:])
+            targets.append(target)
+    scores = scores_after(run.model, histories)
+    ranks = 1 + (scores[:, :9] >= scores[np.arange(len(targets)), targets][:, None]).sum(axis=1)
+    assert got["sampled_cases"] == len(ranks) and got["sampled_negatives"] == 9
+    assert got["sampled_hr@1"] == pytest.approx(np.mean(ranks <= 1))
+    assert got["sampled_mrr"] == pytest.approx(np.mean(1 / ranks))
 
 
 def test_overwrite_keeps_the_old_run_until_the_new_one_is_saved(run_dir, data, tmp_path, capsys, monkeypatch):
@@ -166,15 +204,16 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_is_saved(run_dir, data, t
 
     target = tmp_path / "again"
     shutil.copytree(run_dir, target)
-    before = (target / "model.keras").read_bytes()
+    before, inode = (target / "model.keras").read_bytes(), (target / "model.keras").stat().st_ino
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training, "fit", crash)
     argv = ["train", "--train", str(data / "train.tsv"), "--out", str(target), "--overwrite", *SMALL]
-    assert main(argv) == 130  # interrupted during training
-    assert (tmp_path / "again.previous" / "model.keras").read_bytes() == before  # nothing lost
+    for _ in range(2):  # two failed trainings in a row once deleted the only good run
+        assert main(argv) == 130  # interrupted during training
+        assert (target / "model.keras").read_bytes() == before  # the old run, whole, where it was
     monkeypatch.undo()
     assert main(argv) in (0, None)
-    assert (target / "model.keras").is_file() and not (tmp_path / "again.previous").exists()
+    assert (target / "model.keras").stat().st_ino != inode and not (tmp_path / "again.next").exists()

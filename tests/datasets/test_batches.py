@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from zoo.datasets.batches import (
     SessionOrder,
-    max_steps,
     order_sessions,
     schedule,
     session_parallel_batches,
@@ -296,31 +295,6 @@ def test_shuffle_is_seeded_and_keeps_every_pair():
     assert not np.array_equal(one.items, other.items)
     for b in (one, other):
         assert sorted(b.items[b.mask].tolist()) == sorted(plain.items[plain.mask].tolist())
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    lengths=st.lists(st.integers(1, 12), max_size=30),
-    batch_size=st.integers(1, 6),
-    n_users=st.integers(1, 6),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_max_steps_bounds_every_shuffle(lengths, batch_size, n_users, seed):
-    rng = np.random.default_rng(seed)
-    order = make_order([[0] * n for n in lengths], rng.integers(0, n_users, len(lengths)))
-    for by_user, build in ((False, session_parallel_batches), (True, user_parallel_batches)):
-        bound = max_steps(order, batch_size, by_user=by_user)
-        for shuffle in (None, seed, seed + 1):
-            assert build(order, batch_size, shuffle_seed=shuffle).n_steps <= bound
-
-
-def test_padded_adds_idle_steps():
-    b = user_parallel_batches(make_order([[1, 2], [3, 4, 5]], users=[0, 1]), 2)
-    p = b.padded(4)
-    assert p.n_steps == 4 and p.n_pairs == b.n_pairs
-    np.testing.assert_array_equal(p.items[: b.n_steps], b.items)
-    for array in (p.items, p.targets, p.users, p.reset, p.mask, p.user_start):
-        assert not array[b.n_steps :].any()
 
 
 def test_user_shuffle_keeps_sessions_of_a_user_together():

@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from zoo.datasets.batches import max_steps, order_sessions, session_parallel_batches, user_parallel_batches
-from zoo.datasets.pipeline import make_dataset, session_parallel_dataset
+from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
+from zoo.datasets.pipeline import session_parallel_dataset
 from zoo.datasets.vocab import Vocabulary
-from zoo.errors import DataError
 
 FIELDS = {"item": "items", "reset": "reset", "mask": "mask", "user": "users", "user_start": "user_start"}
 
@@ -53,35 +52,6 @@ def test_dataset_yields_the_numpy_batches(events, user_parallel):
     assert target_spec.shape == (4,) and all(s.shape == (4,) for s in features_spec.values())
     for _ in range(2):  # re-iterable: the same steps every epoch
         assert_same(dataset, batches)
-
-
-def test_make_dataset_without_shuffle(events):
-    items, users = Vocabulary.fit(events.ItemId), Vocabulary.fit(events.UserId)
-    order = order_sessions(events, items, users)
-    assert_same(make_dataset(events, items, 3), session_parallel_batches(order, 3))
-    dataset = make_dataset(events, items, 3, user_parallel=True, user_vocab=users)
-    assert_same(dataset, user_parallel_batches(order, 3))
-
-
-@pytest.mark.parametrize("user_parallel", [False, True])
-def test_make_dataset_reshuffles_every_epoch(events, user_parallel):
-    items, users = Vocabulary.fit(events.ItemId), Vocabulary.fit(events.UserId)
-    order = order_sessions(events, items, users)
-    build = user_parallel_batches if user_parallel else session_parallel_batches
-    dataset = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
-    n_steps = max_steps(order, 3, by_user=user_parallel)
-    assert dataset.element_spec[1].shape == (3,) and int(dataset.cardinality()) == n_steps
-    epochs = [build(order, 3, shuffle_seed=(5, epoch)) for epoch in range(2)]
-    assert not np.array_equal(epochs[0].items, epochs[1].items[: epochs[0].n_steps])
-    for batches in epochs:  # every epoch padded with idle steps to the same length
-        assert_same(dataset, batches.padded(n_steps))
-    again = make_dataset(events, items, 3, shuffle_seed=5, user_parallel=user_parallel, user_vocab=users)
-    assert_same(again, epochs[0].padded(n_steps))
-
-
-def test_make_dataset_errors_show_at_once(events):
-    with pytest.raises(DataError, match="need user ids"):
-        make_dataset(events, Vocabulary.fit(events.ItemId), 3, shuffle_seed=1, user_parallel=True)
 
 
 def test_bench_pipeline_command(events, tmp_path, capsys):

@@ -1,5 +1,5 @@
-"""SavedModel export: layout, core ops only, and every signature against the Keras model, run the way
-TF Serving runs them (SignatureDefs in a TF1 session, `zoo.export.servable`)."""
+"""SavedModel export: layout, ops a CPU-only TF Serving can run, and every signature against the Keras model,
+run the way TF Serving runs them (SignatureDefs in a TF1 session, `zoo.export.servable`)."""
 import json
 import os
 
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow.python.framework.kernels import get_registered_kernels_for_op
 
 from export_fixtures import MODELS, exported, log, pad, sessions  # noqa: F401 (fixtures)
 from zoo.cli import main
@@ -55,13 +56,44 @@ def test_layout_and_export_info(case):
     assert sorted(servable.signatures) == ["__saved_model_init_op", "encode", "serving_default", "step"]
 
 
-def test_graph_has_no_cudnn_op(case):
-    _, out, _ = case
+def graph_ops(saved_model_dir):
+    """The ops of a SavedModel's graph and of its functions (calls of the graph's own functions left out)."""
     saved = saved_model_pb2.SavedModel()
-    saved.ParseFromString((out / "saved_model" / "1" / "saved_model.pb").read_bytes())
+    saved.ParseFromString((saved_model_dir / "saved_model.pb").read_bytes())
     graph = saved.meta_graphs[0].graph_def
     ops = {n.op for n in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
-    assert "MatMul" in ops and not [op for op in ops if "cudnn" in op.lower()]
+    return ops - {f.signature.name for f in graph.library.function}
+
+
+def without_cpu_kernel(ops):
+    """The ops a CPU-only TensorFlow (TF Serving on a CPU host) cannot run: no CPU (or any-device) kernel.
+
+    The CuDNN ops are such (CudnnRNN*: GPU only), and a graph gets them where a Keras GRU / LSTM layer
+    is traced with a GPU visible, as on a training machine: an export made there would not serve on CPU.
+    """
+    return sorted(op for op in ops
+                  if not {"CPU", "DEFAULT"} & {k.device_type for k in get_registered_kernels_for_op(op).kernel})
+
+
+def test_graph_has_only_ops_with_cpu_kernels(case):
+    _, out, _ = case
+    ops = graph_ops(out / "saved_model" / "1")
+    assert "MatMul" in ops and without_cpu_kernel(ops) == []
+
+
+def test_cpu_kernel_check_finds_a_cudnn_op(tmp_path):
+    # What a Keras GRU traced with a GPU visible puts in a graph, traced here on purpose (never run).
+    class CudnnGRU(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([5, 2, 3], tf.float32)])
+        def run(self, x):
+            h = tf.zeros([1, 2, 4])
+            return tf.raw_ops.CudnnRNNV3(input=x, input_h=h, input_c=h, params=tf.zeros([84]),
+                                         sequence_lengths=tf.fill([2], 5), rnn_mode="gru")[0]
+
+    module = CudnnGRU()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.run})
+    ops = graph_ops(tmp_path)
+    assert "CudnnRNNV3" in ops and without_cpu_kernel(ops) == ["CudnnRNNV3"]
 
 
 def test_serving_default_matches_keras(case, log):  # noqa: F811

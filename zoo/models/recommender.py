@@ -262,11 +262,6 @@ class SessionRecommender(keras.Model):
         """Raw scores of every item: [B, H] -> [B, n_items]."""
         return tf.matmul(hidden, self.item_vectors, transpose_b=True) + self.item_bias
 
-    def score_candidates(self, hidden, candidates):
-        """Raw scores of the candidate items [C] for every row: [B, H] -> [B, C]."""
-        vectors = tf.gather(self.item_vectors, candidates)
-        return tf.matmul(hidden, vectors, transpose_b=True) + tf.gather(self.item_bias, candidates)
-
     # --- sequences ------------------------------------------------------------------------------
     def encode(self, items, states=None, users=None, session_starts=None):
         """Runs sessions [B, T] (padded with -1 at the end) from `states` (zero by default).
