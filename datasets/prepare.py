@@ -11,7 +11,7 @@ needs both.
 """
 import os
 
-from zoo.atomic import write_json
+from zoo.atomic import atomic_path, write_json
 from zoo.errors import ConfigError, DataError, UserError
 
 from . import splits
@@ -22,6 +22,8 @@ from .prep import Report, drop_duplicates, filter_log, sessionize
 SPLITS = ("time", "last-session", "leave-one-out", "none")
 DAY = 86400
 DEFAULT_GAP = 1800
+PREP_REPORT = "prep_report.json"
+OUTPUTS = ("train.tsv", "test.tsv", PREP_REPORT)  # all that `write_prepared` writes
 
 
 def check_options(*, split="time", min_session_length=2, min_item_support=5, sessionize_gap=None,
@@ -130,7 +132,8 @@ def prepare(events, *, split="time", test_seconds=DAY, min_session_length=2, min
 
 
 def write_prepared(out_dir, train, test, report, options, progress=None):
-    """Writes `train.tsv`, `test.tsv` (unless `test` is None) and `prep_report.json`, each atomically.
+    """Writes the folder `out_dir` with `train.tsv`, `test.tsv` (unless `test` is None) and
+    `prep_report.json`, as a whole: it appears complete, and replaces an earlier one in one step.
 
     `prep_report.json` holds `options`, the report's `steps` and a `describe` summary of each part.
 
@@ -143,23 +146,41 @@ def write_prepared(out_dir, train, test, report, options, progress=None):
         progress: a function called with a note of what was written, or None.
 
     Raises:
-        UserError: a file cannot be written.
+        UserError: a file cannot be written, or `out_dir` holds other files (`check_out_dir`).
 
     Example:
         >>> train, test, report = prepare(events)  # doctest: +SKIP
         >>> write_prepared("data/prepared", train, test, report, {"split": "time"})  # doctest: +SKIP
     """
+    check_out_dir(out_dir)
     parts = {"train": train} if test is None else {"train": train, "test": test}
-    for name, frame in parts.items():
-        save_events(frame, os.path.join(out_dir, f"{name}.tsv"))
     summary = {name: describe(frame) for name, frame in parts.items()}
     report_json = {"options": options, "steps": report.rows, **summary}
     try:
-        write_json(os.path.join(out_dir, "prep_report.json"), report_json)
+        with atomic_path(out_dir) as staging:  # the folder is replaced as a whole: old or new, never a mix
+            os.makedirs(staging)
+            for name, frame in parts.items():
+                save_events(frame, os.path.join(staging, f"{name}.tsv"))
+            write_json(os.path.join(staging, PREP_REPORT), report_json)
     except OSError as e:
-        raise UserError(f"{out_dir}: cannot write prep_report.json: {e.strerror or e}") from None
+        raise UserError(f"{out_dir}: cannot write the prepared sets: {e.strerror or e}") from None
     if progress is not None:
         progress(f"wrote {', '.join(f'{name}.tsv' for name in parts)} and prep_report.json to {out_dir}")
+
+
+def check_out_dir(out_dir):
+    """Refuses an output folder that holds anything but what `write_prepared` writes (it replaces the
+    folder as a whole). Call it before any work.
+
+    Raises:
+        UserError: `out_dir` is a file, or a folder with other entries.
+    """
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"{out_dir} is a file; --out must be a folder")
+    others = sorted(set(os.listdir(out_dir)) - set(OUTPUTS)) if os.path.isdir(out_dir) else []
+    if others:
+        raise UserError(f"{out_dir} holds {others[0]!r}, which zoo datasets prep did not write; it replaces the "
+                        "whole folder: choose another --out")
 
 
 def _sessions(events, gap, report, note):

@@ -10,10 +10,13 @@
     DIR/item_bias.npy            [n_items] float32 item bias: score = h . vector + bias
     DIR/export.json              what was exported: model, sizes, max_k, signatures
 
-Each file is written in a temporary place and moved into position complete. Existing SavedModel
-versions and TFLite files are replaced only with `overwrite`; other versions under `saved_model/` are
-left as they are, so a new version can be added beside a served one. The other files describe the
-last export.
+The whole directory is built beside `DIR` and swapped with it in one step (`zoo.atomic`): a reader,
+a server or a crash sees the old deployment directory or the new one, never a mix of the two, and
+never none. What the export does not rewrite (other SavedModel versions, other files) is carried over
+as hard links. Existing SavedModel versions and TFLite files are replaced only with `overwrite`; other
+versions under `saved_model/` stay, so a new version can be added beside a served one. The other files
+describe the last export. TF Serving does not reload a version it already serves when its folder is
+replaced: publish a changed model under a new `--version`.
 """
 import os
 import shutil
@@ -85,13 +88,19 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     existing = [p for p in _pieces(out_dir, formats, version) if os.path.exists(p)]
     if existing and not overwrite:
         raise UserError(f"{existing[0]} exists; pass --overwrite or choose another --version / --out")
-    created = not os.path.exists(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError(f"{out_dir} is a file; --out must be a folder")
+    with atomic_path(out_dir) as staging:  # old or new deployment directory, never a mix, never none
+        if os.path.isdir(out_dir):  # what the export does not rewrite (other versions) is kept, as hard links
+            shutil.copytree(out_dir, staging, symlinks=True, copy_function=_link_or_copy)
+        return _write(run, staging, formats, version, max_k, default_k, item_ids, user_ids)
+
+
+def _link_or_copy(source, target):
     try:
-        return _write(run, out_dir, formats, version, max_k, default_k, item_ids, user_ids)
-    except BaseException:
-        if created:  # a failed export leaves no folder behind
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
 
 
 def _where(run):

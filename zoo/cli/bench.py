@@ -151,7 +151,8 @@ def _quantization(args):
     print(f"{result['events']} test events in {result['sessions']} sessions")
     for name in TFLITE:
         metrics = result[name]
-        change = f"  (recall {metrics['recall_change']:+.2%} vs float32)" if "recall_change" in metrics else ""
+        change = metrics.get("recall_change")
+        change = f"  (recall {change:+.2%} vs float32)" if change is not None else ""
         print(f"{name:<20} recall@{args.cutoff} {metrics[f'recall@{args.cutoff}']:.4f}  "
               f"mrr@{args.cutoff} {metrics[f'mrr@{args.cutoff}']:.4f}{change}")
 

@@ -5,7 +5,7 @@ import sys
 
 from zoo.datasets.describe import describe, format_description
 from zoo.datasets.io import SESSION, load_events, save_events
-from zoo.datasets.prepare import DAY, SPLITS, check_options, prepare, write_prepared
+from zoo.datasets.prepare import DAY, SPLITS, check_options, check_out_dir, prepare, write_prepared
 from zoo.datasets.readers import SOURCES
 from zoo.errors import ConfigError
 
@@ -114,7 +114,6 @@ def _fetch(args):
 
 def _prep(args):
     check_options(  # before the log is read, so that a bad option fails fast
-
         split=args.split,
         min_session_length=args.min_session_length,
         min_item_support=args.min_item_support,
@@ -122,6 +121,7 @@ def _prep(args):
         test_days=args.test_days,
         test_seconds=args.test_seconds,
     )
+    check_out_dir(args.out)
     train, test, report = prepare(
         _load(args),
         split=args.split,

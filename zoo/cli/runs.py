@@ -39,7 +39,8 @@ def _add_train(subparsers):
                    help="override one option, e.g. --set layers=200 --set learning_rate=0.1 (repeatable)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to create")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace RUN_DIR if it exists (kept as RUN_DIR.previous until the new run is saved)")
+                   help="replace RUN_DIR if it exists: the new run is trained in RUN_DIR.next and takes RUN_DIR's place "
+                        "in one step once complete (until then RUN_DIR is the old run, whole)")
     p.add_argument("--resume", action="store_true",
                    help="continue the interrupted (or finished, to train more --epochs) run in RUN_DIR "
                         "from its last checkpoint, with its settings")

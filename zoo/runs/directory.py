@@ -18,7 +18,7 @@ import json
 import os
 import zipfile
 
-from zoo.atomic import atomic_path, write_json
+from zoo.atomic import atomic_path, fsync_tree, write_json
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError, UserError
 
@@ -43,9 +43,16 @@ def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
     """Writes the run's files into `out_dir` (created if needed), each atomically, the model last.
 
     `users`: the user vocabulary of a personalized model. A directory without `model.keras` is an
-    unfinished run (its `checkpoint/` can be resumed).
+    unfinished run (its `checkpoint/` can be resumed). Rewriting a finished run (a `--resume` that
+    trains on) first removes its `model.keras` and the files the new run will not have, so that a crash
+    midway leaves a visibly unfinished run, never one that mixes two generations.
     """
     os.makedirs(out_dir, exist_ok=True)
+    done = os.path.join(out_dir, BASELINE if hasattr(model, "score_sessions") else MODEL)
+    stale = [done] + [os.path.join(out_dir, n) for n, new in ((USERS, users), (METRICS, metrics)) if new is None]
+    for path in filter(os.path.exists, stale):  # a finished run rewritten is unfinished until its model is back
+        os.remove(path)
+    fsync_tree(out_dir, recursive=False)
     vocab.save(os.path.join(out_dir, VOCAB))
     if users is not None:
         users.save(os.path.join(out_dir, USERS))
@@ -53,7 +60,7 @@ def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
     write_json(os.path.join(out_dir, LOG), log_rows)
     if metrics is not None:
         write_json(os.path.join(out_dir, METRICS), metrics)
-    with atomic_path(os.path.join(out_dir, BASELINE if hasattr(model, "score_sessions") else MODEL)) as tmp:
+    with atomic_path(done) as tmp:
         model.save(tmp)
 
 

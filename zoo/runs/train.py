@@ -11,6 +11,7 @@ import os
 import shutil
 
 from zoo import training
+from zoo.atomic import exchange
 from zoo.datasets.io import ITEM, load_events
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import UserError
@@ -47,7 +48,8 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
             neither a preset nor sets, the checkpoint's own configuration; with `resume` and no
             `epochs`, the checkpoint's own epoch count (a larger `epochs` trains on).
         columns: `load_events` column names (session_key, item_key, time_key, user_key).
-        overwrite: replace an existing `out`; it is kept as `out.previous` until the new run is saved.
+        overwrite: replace an existing `out`: the new run is trained in `out.next` and swapped with the
+            old one in one step once it is complete; until then `out` is the old run, whole.
         resume: continue the run in `out` from its last checkpoint.
         checkpoint_every: also checkpoint every this many steps (0: at epoch ends only).
         cutoffs, ties: of the test metrics (`zoo.evaluation.evaluate`).
@@ -94,17 +96,16 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
 
     users = training.user_vocabulary(train, model)
     board = [keras.callbacks.TensorBoard(tensorboard)] if tensorboard else []
-    previous = out.rstrip("/") + ".previous"  # the run --overwrite replaces, kept until the new one is saved
-    if overwrite and not resume and os.path.isdir(out):
-        shutil.rmtree(previous, ignore_errors=True)
-        os.replace(out, previous)
+    target = _staging(out) if overwrite and not resume and os.path.isdir(out) else out
     trained, vocab, log = training.fit(model, train, config, verbose=verbose, user_vocab=users,
-                                       checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume, validation=validation, callbacks=board)
+                                       checkpoint_dir=os.path.join(target, "checkpoint"),
+                                       checkpoint_every=checkpoint_every, resume=resume, validation=validation,
+                                       callbacks=board)
     metrics = None
     if test is not None:
         metrics = evaluate_run(trained, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=ties)
-    save_run(out, trained, vocab, _run_info(model, preset, config, train_path, columns), log, metrics, users)
-    shutil.rmtree(previous, ignore_errors=True)
+    save_run(target, trained, vocab, _run_info(model, preset, config, train_path, columns), log, metrics, users)
+    _put_in_place(target, out)
     return TrainedRun(out, model, config, log, metrics)
 
 
@@ -122,10 +123,25 @@ def _train_baseline(out, train_path, model, test_path, sets, epochs, columns, ov
     metrics = None
     if test is not None:
         metrics = {**evaluate(fitted, test, vocab, cutoffs=cutoffs, ties=ties), "protocol": "session"}
-    if os.path.isdir(out):
-        shutil.rmtree(out)
-    save_run(out, fitted, vocab, _run_info(model, None, fitted.options, train_path, columns), log, metrics)
+    target = _staging(out) if os.path.isdir(out) else out
+    save_run(target, fitted, vocab, _run_info(model, None, fitted.options, train_path, columns), log, metrics)
+    _put_in_place(target, out)
     return TrainedRun(out, model, fitted.options, log, metrics)
+
+
+def _staging(out):
+    """Where `--overwrite` builds the new run: `OUT.next` beside the old run, which stays whole in `OUT`
+    until the new one is complete (a leftover `OUT.next` of an interrupted attempt is removed first)."""
+    staging = out.rstrip("/") + ".next"
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def _put_in_place(target, out):
+    """Swaps the complete new run at `target` with the old one at `out` in one step, then removes the old."""
+    if target != out:
+        exchange(target, out)
+        shutil.rmtree(target)
 
 
 def _check_ranking_options(cutoffs):

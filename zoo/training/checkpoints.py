@@ -1,10 +1,23 @@
 """Training checkpoints: resume an interrupted `zoo train` exactly where it stopped.
 
 A checkpoint directory holds `model.keras` (weights, slot states and optimizer state) and
-`state.json` (the epoch and step it was taken at, the configuration and the epoch log so far). Both
-are written atomically, `state.json` last, so a checkpoint is either the previous one or the new one.
+`state.json` (the epoch and step it was taken at, the configuration and the epoch log so far). The
+directory is written as a whole and swapped with the previous one in one step (`zoo.atomic`), so the
+two files always belong together: the previous checkpoint or the new one, never new weights with an
+old step.
 A resumed run rebuilds the same pipeline (the sample store is seeded per epoch), skips the steps
 already done, and continues; with the same seed it reaches the same weights as an uninterrupted run.
+
+Why not `keras.callbacks.BackupAndRestore` (read in Keras 3.15, `keras/src/callbacks/backup_and_restore.py`):
+its `_load_model` restores `load_weights` (the weights, the session slot states, which are model
+variables, and the optimizer's variables) and the epoch (`model._initial_epoch`) only. The `batch` it
+writes to `training_metadata.json` is never read back, so a resume within an epoch replays that epoch
+from its first step on the dataset as given: it does not skip the steps done, and nothing rebuilds the
+pipeline with that epoch's negative-sample seeds (`train_dataset(..., first_epoch=)` here). Weight
+files leave out the dropout seed generators' states (`seed_states`). It also saves whatever the loss
+(a non-finite model would replace the last good one), deletes its directory in `on_train_end` by
+default (also after a stop at a non-finite loss), writes in place rather than atomically, and keeps
+neither the configuration (to refuse a resume with other settings) nor the epoch log.
 """
 import json
 import os
@@ -20,8 +33,9 @@ MODEL, STATE = "model.keras", "state.json"
 class Checkpoint(keras.callbacks.Callback):
     """Saves a checkpoint at the end of every epoch and, with `every_steps`, every that many steps.
 
-    It never saves a model whose loss has become non-finite (the `EpochLog` stops training there),
-    so the last good checkpoint stays. Put it after the `EpochLog` in the callbacks.
+    It never saves a model whose loss has become non-finite (the `EpochLog` records it and
+    `keras.callbacks.TerminateOnNaN` stops training there), so the last good checkpoint stays. Put it
+    after the `EpochLog` in the callbacks.
 
     Args:
         directory: where the checkpoint lives.
@@ -51,12 +65,12 @@ class Checkpoint(keras.callbacks.Callback):
             self.save(epoch + 1, 0)
 
     def save(self, epoch, step):
-        os.makedirs(self.directory, exist_ok=True)
-        with atomic_path(os.path.join(self.directory, MODEL)) as tmp:
-            self.model.save(tmp)
-        write_json(os.path.join(self.directory, STATE),
-                   {"epoch": epoch, "step": step, "config": self.config, "log": self.log.rows,
-                    "seed_states": [v.numpy().tolist() for v in seed_states(self.model)]})
+        with atomic_path(self.directory) as staging:  # both files as one: the old pair or the new pair
+            os.makedirs(staging)
+            self.model.save(os.path.join(staging, MODEL))
+            write_json(os.path.join(staging, STATE),
+                       {"epoch": epoch, "step": step, "config": self.config, "log": self.log.rows,
+                        "seed_states": [v.numpy().tolist() for v in seed_states(self.model)]})
 
 
 def seed_states(model):
