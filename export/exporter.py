@@ -76,7 +76,7 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     Raises:
         UserError: bad options, or a piece exists and `overwrite` is false.
     """
-    if not hasattr(run.model, "step"):
+    if hasattr(run.model, "score_sessions"):  # a baseline (`zoo.baselines`)
         raise UserError(f"{_where(run)}baseline {run.info.get('model')!r} cannot be exported: the export graphs run a "
                         "recurrent model's step (zoo export needs gru4rec, lstm, simple_rnn, hrnn or user_gru)")
     item_ids = _ids(run.vocab)

@@ -141,6 +141,7 @@ BAD_GRPC = [
     ("serving_default", {"item_ids": ["x"]}, ""),
     ("serving_default", {"k": np.int32(3)}, ""),
     ("no-such-signature", {"item_ids": [["x"]]}, "no-such-signature"),
+    ("__saved_model_init_op", {"item_ids": [["x"]]}, "__saved_model_init_op"),  # listed in metadata, not servable
 ]
 
 
@@ -205,6 +206,7 @@ def test_rest_status_and_metadata(endpoint):
     {"inputs": {"k": 3}},
     {"instances": [{"item_ids": ["x"], "k": 3}]},
     {"signature_name": "no-such-signature", "inputs": {"item_ids": [["x"]]}},
+    {"signature_name": "__saved_model_init_op", "inputs": {"item_ids": [["x"]]}},
 ])
 def test_rest_malformed_requests_are_400(endpoint, body):
     if isinstance(body, dict):
@@ -222,3 +224,44 @@ def test_sigterm_stops_the_local_server_cleanly(local_server):
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0
     assert "stopped" in out and time.monotonic() - start < 30
+
+
+def test_only_predict_signatures_are_servable_and_listed_as_known(exported):  # noqa: F811
+    """The SavedModel's own `__saved_model_init_op` (method "") answered 500 / UNKNOWN and was listed
+    among the known signatures."""
+    from zoo.export.servable import ServingError
+
+    _, out = exported("gru4rec")
+    servable = Servable(str(out))
+    try:
+        assert servable.servable_signatures == ["encode", "serving_default", "step"]
+        assert "__saved_model_init_op" in servable.signatures  # the metadata lists it, as TF Serving's does
+        for name, words in [("__saved_model_init_op", "cannot be served"), ("nope", "not found")]:
+            with pytest.raises(ServingError) as error:
+                servable.predict(name, {"item_ids": strings([["x"]])})
+            assert error.value.code == "INVALID_ARGUMENT" and words in error.value.message
+            assert error.value.message.endswith("encode, serving_default, step")
+    finally:
+        servable.close()
+
+
+def test_the_highest_integer_version_folder_is_served(exported, tmp_path):  # noqa: F811
+    """As tensorflow_model_server's default policy: integer folders only, the highest one."""
+    import shutil
+
+    _, out = exported("gru4rec")
+    base = tmp_path / "model"
+    for name in ("3", "12", "007x", ".tmp-5", "99.bak"):
+        shutil.copytree(out / "saved_model" / "1", base / name)
+    servable = Servable(str(base))
+    try:
+        assert servable.version == 12
+        servable.check_spec("default", 12)
+        from zoo.export.servable import ServingError
+
+        with pytest.raises(ServingError) as error:
+            servable.check_spec("default", 3)
+        assert error.value.code == "NOT_FOUND"
+    finally:
+        servable.close()
+
