@@ -61,6 +61,13 @@ class SessionOrder:
         """The number of (input, target) pairs: the events less the first of each session."""
         return len(self.items) - self.n_sessions
 
+    def require_pairs(self):
+        """Raises the DataError every model (recurrent or baseline) gives for a training log with no
+        (input, target) pair: no session of 2 or more events. Returns the order itself."""
+        if self.n_pairs == 0:
+            raise DataError("the training data has no session with 2 or more events")
+        return self
+
 
 @dataclasses.dataclass(frozen=True)
 class ParallelBatches:

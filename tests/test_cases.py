@@ -178,3 +178,12 @@ def test_quantization_refuses_an_export_without_tflite_or_test_sessions(train_lo
     unknown = write_log(tmp_path / "unknown.tsv", [("a", "NEW1", 1), ("a", "NEW2", 2)])
     err = error_of(capsys, ["bench", "quantization", str(exp), "--test", str(unknown), "--cutoff", "5"])
     assert "no session is left" in err
+
+
+@pytest.mark.parametrize("model", ["gru4rec", "pop", "sr", "vsknn", "fpmc"])
+def test_one_rule_for_a_log_of_one_click_sessions(tmp_path, capsys, model):
+    """Baselines once trained on it while the recurrent models refused it."""
+    log = write_log(tmp_path / "single.tsv", [(f"s{n}", ITEMS[n], n) for n in range(6)])
+    err = error_of(capsys, ["train", "--model", model, "--train", str(log), "--out", str(tmp_path / "run")])
+    assert err == "zoo: error: the training data has no session with 2 or more events"
+    assert not (tmp_path / "run").exists()

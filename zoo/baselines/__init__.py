@@ -26,6 +26,9 @@ def fit(name, events, sets=()):
 
     Returns:
         (baseline, item vocabulary, log rows: FPMC's loss per epoch, else one row with the seconds).
+
+    Raises:
+        DataError: no training session has 2 or more events (as for the recurrent models).
     """
     from zoo.models.registry import model_class
 
@@ -33,7 +36,7 @@ def fit(name, events, sets=()):
     vocab = Vocabulary.fit(events[ITEM])
     model = cls(len(vocab), **cls.parse_sets(sets))
     start = time.perf_counter()
-    log = model.fit(order_sessions(events, vocab))
+    log = model.fit(order_sessions(events, vocab).require_pairs())  # the recurrent models' rule
     seconds = round(time.perf_counter() - start, 3)
     return model, vocab, log or [{"epoch": 1, "seconds": seconds}]
 

@@ -37,9 +37,7 @@ def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=Fal
     `user_parallel` lays users out on the slots (HRNN) with `user_start` flags. Each pass over the
     dataset is one epoch; `first_epoch` numbers the first pass (its negative samples), for resuming.
     """
-    order = order_sessions(events, item_vocab, user_vocab)
-    if order.n_pairs == 0:
-        raise DataError("the training data has no session with 2 or more events")
+    order = order_sessions(events, item_vocab, user_vocab).require_pairs()
     if user_parallel:
         batches = user_parallel_batches(order, config["batch_size"])
     else:
