@@ -247,3 +247,36 @@ def test_merged_columns_give_the_reference_layout_loss_and_gradient(name):
     np.testing.assert_allclose(short.numpy()[row_mask], full.numpy()[row_mask], rtol=1e-5)
     np.testing.assert_allclose(tape.gradient(total_short, x).numpy(), tape.gradient(total_full, x).numpy(),
                                rtol=1e-4, atol=1e-6)
+
+
+def test_candidate_softmax_is_the_softmax_over_the_rows_valid_columns(scores):
+    # The reference's `softmax` final activation: row i over its own target's column and the valid ones.
+    col_mask = np.array([True, False, True, True, True])  # slot 1 idle: no column of the other rows
+    got = losses.candidate_softmax(tf.constant(scores, tf.float32), tf.constant(col_mask)).numpy()
+    for i in range(B):
+        cands = [j for j in range(C) if col_mask[j] or j == i]
+        np.testing.assert_allclose(got[i, cands], softmax(scores[i, cands]), rtol=1e-5)
+        assert got[i, cands].sum() == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bpr", "bpr-max", "top1", "top1-max"])
+def test_candidate_softmax_on_merged_columns_gives_the_reference_layout_loss_and_gradient(name):
+    # softmax, then the ranking loss, as the Theano reference computes it on its layout (repeats
+    # spelled out, idle slot's column left out), equals the same on merged counted columns.
+    items, columns, col_mask, _, distinct, merged, row_mask = expand_and_merge(np.random.default_rng(4), 0.0)
+    fn = losses.LOSSES[name]
+    x = tf.Variable(items, dtype=tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        full_scores = tf.gather(x, columns, axis=1)
+        full = fn(losses.candidate_softmax(full_scores, tf.constant(col_mask)), tf.constant(col_mask))
+        short = fn(losses.candidate_softmax(tf.gather(x, distinct, axis=1), merged), merged)
+        total_full, total_short = losses.reduce_loss(full, row_mask), losses.reduce_loss(short, row_mask)
+    # the reference's numbers: softmax over the active rows' targets and the samples, each column once
+    active = np.concatenate([np.flatnonzero(row_mask), len(row_mask) + np.arange(len(columns) - len(row_mask))])
+    for i in np.flatnonzero(row_mask):
+        expected = softmax(items[i, columns[active]])
+        np.testing.assert_allclose(losses.candidate_softmax(full_scores, tf.constant(col_mask)).numpy()[i, active],
+                                   expected, rtol=1e-5)
+    np.testing.assert_allclose(short.numpy()[row_mask], full.numpy()[row_mask], rtol=1e-5)
+    np.testing.assert_allclose(tape.gradient(total_short, x).numpy(), tape.gradient(total_full, x).numpy(),
+                               rtol=1e-4, atol=1e-6)

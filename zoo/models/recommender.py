@@ -3,8 +3,8 @@
 A model is an item input layer, a stack of recurrent cores (the only part a subclass supplies) and
 an item scoring layer:
 
-    x_t        = input(item_t)                     item embedding, see below; dropout p_embed
-    h_t^(l)    = core_l(x_t^(l), state_{t-1}^(l))  x^(1) = x_t, x^(l+1) = dropout(h_t^(l), p_hidden)
+    x_t        = dropout(input(item_t), p_embed)   item embedding, see below (no dropout for one-hot input)
+    h_t^(l)    = dropout(core_l(x_t^(l), state_{t-1}^(l)), p_hidden)   x^(1) = x_t, x^(l+1) = h_t^(l)
     score_t(j) = h_t^(L) . W_y[j] + b_y[j]         for every item j (or for sampled candidates)
 
 Item input, as in the reference GRU4Rec:
@@ -12,6 +12,13 @@ Item input, as in the reference GRU4Rec:
     embedding too (the reference's "shared" embedding); the first core sees vectors of size H_L.
   * `embedding=E > 0`: a separate input embedding of size E.
   * neither: one-hot input, i.e. the first core's input projection is a per-item lookup table.
+
+Dropout, as in the reference (Theano `GRU4Rec.model`, PyTorch `GRU4RecModel.embed` / `hidden_step`):
+p_embed masks the item vector x_t (shared or separate embedding); p_hidden masks the output of every
+core, the first included, and the masked output is both the next core's input and the carried state.
+With one-hot input there is no item vector: the Theano reference ignores p_embed there, its PyTorch
+port uses p_embed on the first layer's output instead of p_hidden, so `dropout_p_embed > 0` with one-hot
+input is refused (a ConfigError) and the first layer's output gets p_hidden, as in the Theano original.
 
 The state of each core is carried across steps and zeroed where a new session starts (the `reset`
 flag). As in the reference, the hidden output after dropout is what the next step sees (the state
@@ -22,7 +29,9 @@ time (the reference's scheme): the slot states live in non-trainable variables b
 targets are scored against the mini-batch's other targets plus shared sampled negatives (from the
 pipeline), and the loss of `zoo.optimization.losses` is summed over the active slots and divided by the batch size.
 A final activation (linear, tanh, elu-<alpha>, softmax) is applied to the training scores before the
-loss; ranking and `call` use the raw scores, as the reference's evaluation does.
+loss (`SessionRecommender.final_scores`); ranking and `call` use the raw scores, as the PyTorch
+reference's evaluation does (the Theano one ranks the activated scores: the same order, except that
+`elu-0` makes ties of the negative scores there).
 
 Personalized models (HRNN, the user-gated GRU) set `personalized = True` (they take `n_users`) and
 plug into three optional hooks, all no-ops here: `core_input` (the input product of a core, where a
@@ -52,21 +61,41 @@ def glorot_uniform(shape, fan_in=None, fan_out=None):
 
 
 def parse_final_activation(name):
-    """Returns a function on scores for `linear`, `tanh`, `softmax` or `elu-<alpha>` (e.g. `elu-0.5`)."""
-    if name in ("linear", "softmax"):  # softmax: the cross-entropy loss applies it
+    """The final activation `name` as a function on a score matrix [B, C], as the Theano reference
+    GRU4Rec defines it (`set_final_activation`; its PyTorch port has only `elu_param`):
+
+        linear:       f(x) = x
+        tanh:         f(x) = tanh(x)
+        elu-<alpha>:  f(x) = x for x >= 0, alpha * (exp(x) - 1) otherwise; alpha a finite number >= 0
+                      (`elu` alone: alpha 1). `elu-0` is therefore ReLU, max(x, 0), exactly as the
+                      Theano reference's `elu-0`. The PyTorch port's `elu_param=X` is `elu-X` for
+                      X > 0 and `linear` for X = 0 (it skips the ELU then), not `elu-0`.
+        softmax:      f(x)_ij = exp(x_ij) / sum_k exp(x_ik), over the row's C columns, each column
+                      one candidate (the reference's layout). The model applies it with merged
+                      candidate columns counted (`zoo.optimization.losses.candidate_softmax`), and
+                      not at all with cross-entropy, which applies its own softmax.
+
+    Remaining deviations: ELU is computed as alpha * elu(x) + (1 - alpha) * relu(x) from TensorFlow's
+    fused kernels, equal up to rounding but with slope 1 - alpha (0 for `elu-0`), not 1, at exactly
+    x = 0. The Theano reference's other activations (relu, leaky-, selu-, softmax_logit) are not offered.
+    """
+    if name == "linear":
         return lambda x: x
+    if name == "softmax":
+        return lambda x: tf.nn.softmax(x, axis=-1)
     if name == "tanh":
         return tf.tanh
     if name.startswith("elu") and name[3:4] in ("", "-"):
         try:
-            alpha = float(name[4:] or 1.0)
-        except ValueError:  # `elu-x`: the error below
+            alpha = float(name[4:]) if name != "elu" else 1.0
+        except ValueError:  # `elu-x`, `elu-`: the error below
             alpha = None
         if alpha == 1.0:
             return tf.nn.elu
-        if alpha is not None:  # x for x > 0, alpha * (exp(x) - 1) otherwise, from fused kernels
+        if alpha is not None and 0.0 <= alpha < float("inf"):  # x for x > 0, alpha * (exp(x) - 1) otherwise
             return lambda x: alpha * tf.nn.elu(x) + (1.0 - alpha) * tf.nn.relu(x)
-    raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)}; got {name!r}")
+    raise ConfigError(f"final_activation must be one of {', '.join(FINAL_ACTIVATIONS)} (alpha a number >= 0); "
+                      f"got {name!r}")
 
 
 class RecurrentCore(keras.layers.Layer):
@@ -107,9 +136,10 @@ class SessionRecommender(keras.Model):
         layers: hidden sizes of the stacked cores, e.g. `[100]`.
         embedding: size of a separate item input embedding; 0 for none.
         constrained_embedding: use the output item vectors as the input embedding.
-        dropout_p_embed: dropout on the item input.
-        dropout_p_hidden: dropout on each core's output.
-        final_activation: applied to training scores before the loss.
+        dropout_p_embed: dropout on the item vector (shared or separate embedding; refused, if
+            above zero, with one-hot input: see the module).
+        dropout_p_hidden: dropout on each core's output, the first core's included.
+        final_activation: applied to training scores before the loss (`final_scores`).
         loss: one of `zoo.optimization.losses.LOSSES`.
         bpreg: score regularization of BPR-max.
         logq: weight of the logQ correction of cross-entropy.
@@ -161,7 +191,10 @@ class SessionRecommender(keras.Model):
             (self.bpreg >= 0 and self.logq >= 0, "bpreg and logq must be >= 0"),
             (self.loss_name == "cross-entropy" or self.logq == 0, "logq applies to the cross-entropy loss only"),
             (self.loss_name != "cross-entropy" or self.final_activation in ("linear", "softmax"),
-             "cross-entropy applies its own softmax: final_activation must be linear"),
+             "cross-entropy applies its own softmax: final_activation must be linear (or softmax, the same)"),
+            (not self.one_hot_input or self.dropout_p_embed == 0,
+             ("dropout_p_embed needs an item embedding (constrained_embedding or embedding > 0); with one-hot "
+              "input use dropout_p_hidden, which also masks the first layer's output")),
         ]
         for ok, message in checks:
             if not ok:
@@ -215,14 +248,15 @@ class SessionRecommender(keras.Model):
         return [tf.zeros((batch_size, size)) for size in self.state_sizes]
 
     def _item_input(self, items, training, item_vectors=None):
+        """x_t: dropout(embedding row, p_embed), or the one-hot input's table rows x.W_x without dropout."""
         if item_vectors is not None:
             x = item_vectors
         elif self.constrained_embedding:
             x = tf.gather(self.item_vectors, items)
         elif self.embedding:
             x = tf.gather(self.item_embedding, items)
-        else:
-            x = tf.gather(self.input_table, items)
+        else:  # one-hot: the rows are the first core's input product, which dropout does not touch
+            return tf.gather(self.input_table, items)
         return self.embed_dropout(x, training=training)
 
     def step(self, items, states, training=False, users=None, item_vectors=None):
@@ -231,6 +265,10 @@ class SessionRecommender(keras.Model):
         `users` [B] (user indices) is used by personalized models only. `item_vectors` [B, H_L]:
         the items' rows of `item_vectors`, already gathered (constrained embedding only). States
         after the cores' (a model's own, e.g. HRNN's user state) are carried unchanged.
+
+        With `training`, x = dropout(item vector, p_embed) (no dropout for one-hot input) and each
+        core's output h^(l) = dropout(core_l(...), p_hidden): the masked h^(l) is the next core's
+        input and core l's new state element 0, as in both references.
         """
         x, new_states, position = self._item_input(items, training, item_vectors), [], 0
         for i, core in enumerate(self.cores):
@@ -388,7 +426,7 @@ class SessionRecommender(keras.Model):
             hidden, new_states = self.step(inputs["item"], states, training=True, users=inputs.get("user"),
                                            item_vectors=x)
             scores = tf.matmul(hidden, vectors, transpose_b=True) + read_rows(self.item_bias, candidates)
-            loss = losses.reduce_loss(self._loss(self._activation(scores), columns), mask)
+            loss = losses.reduce_loss(self._loss(self.final_scores(scores, columns), columns), mask)
         variables = self.trainable_variables
         gradients = [DistinctRows.of(g) if v is self.item_vectors or v is self.item_bias else g
                      for g, v in zip(tape.gradient(loss, variables), variables)]
@@ -397,6 +435,22 @@ class SessionRecommender(keras.Model):
             variable.assign(value)
         self.loss_tracker.update_state(loss)
         return self._logs()
+
+    def final_scores(self, scores, columns):
+        """The final activation on the training scores [B, U] of the candidate `columns` (see
+        `parse_final_activation` for the formulas), as the Theano reference applies it to every loss.
+
+        cross-entropy: the scores unchanged (the loss applies the softmax itself; final_activation is
+        linear or softmax, which mean the same there). softmax with the ranking losses (bpr, bpr-max,
+        top1, top1-max): p_ij = exp(r_ij) / sum_k n_ik exp(r_ik) over all of row i's candidate
+        columns, its own target included, each counted as often as the reference's layout holds it
+        (`losses.candidate_softmax`); the loss then compares these probabilities.
+        """
+        if self.loss_name == "cross-entropy":
+            return scores
+        if self.final_activation == "softmax":
+            return losses.candidate_softmax(scores, columns)
+        return self._activation(scores)
 
     def _loss(self, scores, columns):
         if self.loss_name == "bpr-max":

@@ -104,6 +104,23 @@ def _negative_softmax(scores, counts):
     return shifted / tf.maximum(tf.reduce_sum(shifted, axis=1, keepdims=True), EPSILON)
 
 
+def candidate_softmax(scores, columns):
+    """The reference's `softmax` final activation, over all the candidate columns of each row:
+
+        p_ij = exp(r_ij) / sum_k n_ik exp(r_ik)
+
+    where k runs over the row's columns, its own target's included, and n_ik is how many of the
+    reference's columns column k stands for (1 in the reference's layout, where an idle slot's
+    column does not count). A merged column returns the probability of one of its copies, so the
+    losses, which count each column n_ik times, see the reference's numbers. The logQ correction
+    is left out (it belongs to cross-entropy, which does not use this).
+    """
+    columns = _columns(scores, columns)
+    counts = columns.negative_counts + tf.one_hot(columns.positive, tf.shape(scores)[1])
+    log_norm = tf.reduce_logsumexp(scores + tf.math.log(counts), axis=1, keepdims=True)
+    return tf.exp(scores - log_norm)
+
+
 def cross_entropy(scores, columns, col_log_q=None, logq=0.0):
     """Softmax cross-entropy over the candidates, with optional logQ correction.
 
