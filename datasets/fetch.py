@@ -4,6 +4,16 @@ A download goes to `NAME.part` and is renamed to its final name only once comple
 SHA-256 is known, verified; an interrupted download resumes from the size of its `.part` file (an
 HTTP Range request). Where no SHA-256 is known, the one computed is printed and written beside the
 file as `NAME.sha256` (the `sha256sum` format). The event file is then extracted from the archive.
+
+Why not `keras.utils.get_file` (read in Keras 3.15, `keras/src/utils/file_utils.py`): it downloads with
+`urllib.request.urlretrieve` straight to the final name and removes that file on any error or Ctrl-C,
+so there is no partial download to resume and no HTTP Range request; on a checksum mismatch it raises
+a plain `ValueError` and leaves the bad file in place (it is re-downloaded on the next call); it checks
+one `file_hash` and computes none when there is none to check, so the SHA-256 of a source without a
+published checksum is not printed or written; `extract=True` unpacks the whole tar/zip archive into a
+directory (not one member to a file, no 7z); and it prints "Downloading data from ..." and its progress
+bar on stdout, where `zoo datasets fetch` prints only the path. So this module keeps its own download,
+checks and extraction.
 """
 import hashlib
 import os
@@ -189,7 +199,11 @@ def _record_checksum(path, digest, progress):
 
 
 class _Meter:
-    """Progress lines on a stream, at most a few per second."""
+    """Progress lines on a stream, at most a few per second.
+
+    Not `keras.utils.Progbar`: it writes only to stdout (`io_utils.print_msg`), which carries the
+    fetched path of `zoo datasets fetch`; this one writes to the stream given (stderr there).
+    """
 
     def __init__(self, label, stream):
         self.label, self.stream, self.last = label, stream, 0.0

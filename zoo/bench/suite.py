@@ -19,7 +19,8 @@ def bench_all(train_path=None, test_path=None, requests=200, progress=None):
             with its test file as `test_path` unless one is given.
         test_path: test log to time the evaluation on; None (and not the default data) skips it.
         requests: timed requests per serving case.
-        progress: a stream for one line per finished part, or None.
+        progress: a stream for one line per finished part, or None (not `keras.utils.Progbar`: four
+            named parts on stderr; Progbar writes to stdout, where the JSON report goes).
 
     Returns:
         {"pipeline": ..., "train": ..., "evaluate": {"seconds", "events", "events_per_s", "recall@20",

@@ -63,7 +63,11 @@ def evaluate_on(model, train, test, vocab, protocol, users=None):
 
 
 def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None):
-    """One row (a dict) per dataset and model (`popularity` first), each with Recall@20, MRR@20 and events/s."""
+    """One row (a dict) per dataset and model (`popularity` first), each with Recall@20, MRR@20 and events/s.
+
+    `progress`: a stream for each finished row as a JSON line (not `keras.utils.Progbar`, which writes
+    a bar to stdout, where the table goes, and would drop the row's figures).
+    """
     from zoo import training
     from zoo.baselines.pop import Pop
     from zoo.datasets.vocab import Vocabulary

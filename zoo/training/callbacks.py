@@ -1,4 +1,4 @@
-"""Keras callbacks of the fit loop: the per-epoch log (with the stop at a non-finite loss) and validation metrics."""
+"""Keras callbacks of the fit loop: the per-epoch log (with the first non-finite loss) and validation metrics."""
 import time
 
 import keras
@@ -6,9 +6,11 @@ import numpy as np
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Records loss, seconds and training events/s per epoch; stops training at a non-finite loss.
+    """Records loss, seconds and training events/s per epoch, and the first non-finite loss.
 
-    `diverged` is then {"epoch", "step", "loss"} of the first non-finite running loss.
+    `diverged` is then {"epoch", "step", "loss"} of the first non-finite running loss, for the error
+    message of `zoo.training.fit`; stopping there is `keras.callbacks.TerminateOnNaN`'s job (in the
+    same callbacks; it prints only "Batch N: Invalid loss, terminating training", N Keras' batch index).
     """
 
     def __init__(self, n_pairs, step_offset=0):
@@ -22,7 +24,6 @@ class EpochLog(keras.callbacks.Callback):
         loss = float(logs["loss"]) if logs and "loss" in logs else 0.0
         if not np.isfinite(loss) and self.diverged is None:
             self.diverged = {"epoch": self.epoch + 1, "step": self.step_offset + batch + 1, "loss": loss}
-            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start

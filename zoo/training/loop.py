@@ -92,7 +92,7 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, ch
                             first_epoch=first_epoch)
     saver = [checkpoints.Checkpoint(checkpoint_dir, config, log, checkpoint_every, skip)] if checkpoint_dir else []
     validator = [ValidationMetrics(validation, vocab)] if validation is not None else []
-    callbacks = [*validator, log, *saver, *callbacks]
+    callbacks = [*validator, log, keras.callbacks.TerminateOnNaN(), *saver, *callbacks]
     if skip and first_epoch < config["epochs"]:  # finish the interrupted epoch first
         model.fit(dataset.skip(skip), initial_epoch=first_epoch, epochs=first_epoch + 1, verbose=verbose,
                   callbacks=callbacks, shuffle=False)
