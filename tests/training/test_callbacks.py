@@ -36,3 +36,27 @@ def test_baselines_refuse_the_training_only_options(small_split, tmp_path):
     assert main(["train", "--model", "sr", "--train", str(small_split / "train.tsv"),
                  "--validation", str(small_split / "test.tsv"),
                  "--out", str(tmp_path / "sr")]) == 2
+
+
+def test_progress_and_checkpoints_count_the_epochs_real_steps(small_split, monkeypatch, capsys):
+    """Keras counts the last steps_per_execution call of an epoch as whole: the progress bar printed
+    1472/1429, and a mid-epoch checkpoint there recorded more steps than were trained."""
+    import re
+
+    from zoo import training
+    from zoo.datasets.io import load_events
+    from zoo.datasets.vocab import Vocabulary
+    from zoo.training import checkpoints, presets
+
+    saved = []
+    monkeypatch.setattr(checkpoints.Checkpoint, "save", lambda self, epoch, step: saved.append((epoch, step)))
+    events = load_events(small_split / "train.tsv")
+    config = presets.resolve(sets=["layers=8", "n_sample=8", "batch_size=16", "steps_per_execution=16"], epochs=1)
+    steps = int(training.train_dataset(events, Vocabulary.fit(events.ItemId), config).cardinality())
+    assert steps % 16 and steps > 16  # the last call of the epoch is partial
+    capsys.readouterr()
+    training.fit("gru4rec", events, config, verbose=1, checkpoint_dir="unused",
+                 checkpoint_every=steps - 1)
+    shown = [(int(a), int(b)) for a, b in re.findall(r"(\d+)/(\d+)", capsys.readouterr().out)]
+    assert shown and all(total == steps and done <= steps for done, total in shown) and shown[-1] == (steps, steps)
+    assert saved == [(0, steps), (1, 0)]  # the mid-epoch save at the real count, then the epoch's end

@@ -13,9 +13,20 @@ class EpochLog(keras.callbacks.Callback):
     same callbacks; it prints only "Batch N: Invalid loss, terminating training", N Keras' batch index).
     """
 
-    def __init__(self, n_pairs, step_offset=0):
+    def __init__(self, n_pairs, epoch_steps, step_offset=0):
         super().__init__()
-        self.n_pairs, self.step_offset, self.rows, self.diverged = n_pairs, step_offset, [], None
+        self.n_pairs, self.epoch_steps, self.step_offset, self.rows, self.diverged = \
+            n_pairs, epoch_steps, step_offset, [], None
+
+    def steps_done(self, batch):
+        """The steps of the epoch trained once Keras reports `batch` to `on_train_batch_end`.
+
+        Keras reports a `steps_per_execution` call by its last batch as if the call were whole, also
+        when the epoch ends inside it (40 steps, 3 a call: batch 41 after the last call); and a resumed
+        epoch counts from the step it resumed at (`step_offset`). So: offset + batch + 1, at most the
+        epoch's steps.
+        """
+        return min(self.step_offset + batch + 1, self.epoch_steps)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self.epoch = time.perf_counter(), epoch
@@ -23,7 +34,7 @@ class EpochLog(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = float(logs["loss"]) if logs and "loss" in logs else 0.0
         if not np.isfinite(loss) and self.diverged is None:
-            self.diverged = {"epoch": self.epoch + 1, "step": self.step_offset + batch + 1, "loss": loss}
+            self.diverged = {"epoch": self.epoch + 1, "step": self.steps_done(batch), "loss": loss}
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
@@ -51,3 +62,21 @@ class ValidationMetrics(keras.callbacks.Callback):
         metrics = evaluate(self.model, self.events, self.item_vocab, cutoffs=self.cutoffs)
         if logs is not None:
             logs.update({f"val_{k}": metrics[k] for k in metrics if "@" in k})
+
+
+class EpochProgbar(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar over the epoch's real steps (`EpochLog.steps_done`): Keras' own counts the
+    last `steps_per_execution` call of an epoch as whole (it printed 1472/1429) and a resumed epoch
+    from 0 of its remaining steps."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.target = self.log.epoch_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(self.log.steps_done(batch) - 1, logs)
+

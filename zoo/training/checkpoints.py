@@ -54,7 +54,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.epoch, self.next_save = epoch, self.every_steps
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self.step_offset + batch + 1
+        step = self.log.steps_done(batch)
         if self.log.diverged is None and self.every_steps and step >= self.step_offset + self.next_save:
             self.next_save += self.every_steps
             self.save(self.epoch, step)

@@ -26,7 +26,7 @@ from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
 from zoo.optimization.optimizers import get_optimizer
 from zoo.training import checkpoints, presets
-from zoo.training.callbacks import EpochLog, ValidationMetrics
+from zoo.training.callbacks import EpochLog, EpochProgbar, ValidationMetrics
 from zoo.training.data import train_dataset, user_vocabulary
 
 
@@ -80,19 +80,22 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, ch
     if cls.personalized:
         user_vocab = user_vocabulary(events, model_name) if user_vocab is None else user_vocab
         options["n_users"] = len(user_vocab)
-    log = EpochLog(n_pairs=int(len(events) - events["SessionId"].nunique()))
     first_epoch, skip = 0, 0
     if resume:
         model, state = checkpoints.load(checkpoint_dir, config)
-        first_epoch, skip, log.rows, log.step_offset = state["epoch"], state["step"], state["log"], state["step"]
+        first_epoch, skip = state["epoch"], state["step"]
     else:
         model = get_model(model_name, n_items=len(vocab), **options)
         model.compile(optimizer=make_optimizer(config), steps_per_execution=config["steps_per_execution"])
     dataset = train_dataset(events, vocab, config, user_vocab if cls.personalized else None, cls.user_parallel,
                             first_epoch=first_epoch)
+    steps = int(dataset.cardinality())  # known for the pipelines of train_dataset
+    log = EpochLog(int(len(events) - events["SessionId"].nunique()), steps if steps >= 0 else float("inf"), skip)
+    log.rows = state["log"] if resume else []
     saver = [checkpoints.Checkpoint(checkpoint_dir, config, log, checkpoint_every, skip)] if checkpoint_dir else []
     validator = [ValidationMetrics(validation, vocab)] if validation is not None else []
-    callbacks = [*validator, log, keras.callbacks.TerminateOnNaN(), *saver, *callbacks]
+    progress = [EpochProgbar(log)] if verbose else []
+    callbacks = [*validator, log, keras.callbacks.TerminateOnNaN(), *saver, *progress, *callbacks]
     if skip and first_epoch < config["epochs"]:  # finish the interrupted epoch first
         model.fit(dataset.skip(skip), initial_epoch=first_epoch, epochs=first_epoch + 1, verbose=verbose,
                   callbacks=callbacks, shuffle=False)
