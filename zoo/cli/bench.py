@@ -12,7 +12,7 @@ def add_commands(subparsers):
     p = subparsers.add_parser("bench", help="time parts of the system")
     commands = p.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     commands.required = True
-    for add in (_add_pipeline, _add_train, _add_serve, _add_load):
+    for add in (_add_pipeline, _add_train, _add_serve, _add_load, _add_prep):
         add(commands)
     p = commands.add_parser("all", help="pipeline, train, evaluate and serve figures in one JSON object")
     p.add_argument("--train", metavar="PATH", help="training log (default: the rsc15-100k sample and its test file)")
@@ -200,3 +200,32 @@ def _load(args):
         for message in result["first_errors"]:
             print(f"  error: {message}")
     return 1 if result["errors"] else 0
+
+
+def _add_prep(commands):
+    p = commands.add_parser("prep", help="zoo datasets prep and the batch builder on a Yoochoose-sized synthetic "
+                                         "log: time and peak memory")
+    p.add_argument("--events", type=int, default=30_000_000, help="events of the synthetic log (default 30M)")
+    p.add_argument("--items", type=int, default=50_000, help="items of the synthetic log (default 50,000)")
+    p.add_argument("--dir", metavar="DIR",
+                   help="where the log and the sets go meanwhile (default: a temporary folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_prep)
+
+
+def _prep(args):
+    from zoo.bench.prep import bench_prep
+
+    if args.events < 10 or args.items < 1:
+        raise UserError("--events must be >= 10 and --items >= 1")
+    result = bench_prep(args.events, args.items, args.dir, progress=sys.stderr)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return
+    log, prep, pipeline = result["log"], result["prep"], result["pipeline"]
+    print(f"log: {log['events']:,} events, {log['sessions']:,} sessions, {log['items']:,} items")
+    print(f"zoo datasets prep: {prep['seconds']:.1f} s, peak {prep['peak_rss_mb']:,.0f} MB")
+    print(f"batch building: {pipeline['batch_events_per_s']:,.0f} events/s, tf.data pass "
+          f"{pipeline['tfdata_events_per_s']:,.0f} events/s; the whole bench pipeline {pipeline['seconds']:.1f} s, "
+          f"peak {pipeline['peak_rss_mb']:,.0f} MB")
+
