@@ -7,7 +7,8 @@ from zoo.cli.common import import_tensorflow_quietly
 from zoo.errors import UserError
 
 # Each module adds its subcommands with `add_commands(subparsers)` and sets `func` on them.
-COMMAND_MODULES = ("zoo.cli.datasets", "zoo.cli.runs", "zoo.cli.bench", "zoo.cli.export", "zoo.cli.reports")
+COMMAND_MODULES = ("zoo.cli.datasets", "zoo.cli.runs", "zoo.cli.bench", "zoo.cli.export", "zoo.cli.reports",
+                   "zoo.cli.tuning")
 NO_TENSORFLOW = ("datasets", "models", "report")
 
 

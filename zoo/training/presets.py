@@ -24,6 +24,8 @@ with Optuna for MRR@20, shared = constrained embedding, 2048 popularity-sampled 
 import ast
 import copy
 import difflib
+import json
+import os
 
 from zoo.errors import ConfigError
 
@@ -110,12 +112,16 @@ def parse_value(key, text):
 
 
 def resolve(preset=None, sets=(), **overrides):
-    """Defaults, then the preset, then `KEY=VALUE` strings, then keyword overrides (None ignored)."""
+    """Defaults, then the preset (a name of `PRESETS` or a preset file's path, `read_preset_file`), then
+    `KEY=VALUE` strings, then keyword overrides (None ignored)."""
     config = copy.deepcopy(DEFAULTS)
     if preset:
-        if preset not in PRESETS:
+        if preset in PRESETS:
+            config.update(copy.deepcopy(PRESETS[preset]))
+        elif preset.endswith(".json") or os.sep in preset or os.path.exists(preset):
+            config.update(read_preset_file(preset))
+        else:
             raise _unknown("preset", preset, PRESETS)
-        config.update(copy.deepcopy(PRESETS[preset]))
     for item in sets:
         key, sep, text = item.partition("=")
         key = key.strip()
@@ -131,6 +137,38 @@ def resolve(preset=None, sets=(), **overrides):
             config[key] = value
     validate(config)
     return config
+
+
+def read_preset_file(path):
+    """The options of a preset file: a JSON object of options (`zoo tune` writes one as best_preset.json).
+
+    Raises:
+        ConfigError: one line naming the file: unreadable, not a JSON object, an unknown option or a value
+            of the wrong type.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            options = json.load(f)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--preset {path}: cannot read the preset file: {getattr(e, 'strerror', None) or e}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"--preset {path}: not a preset file: invalid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"--preset {path}: not a preset file: expected a JSON object of options")
+    for key, value in options.items():
+        if key not in DEFAULTS:
+            raise ConfigError(f"--preset {path}: {_unknown('option', key, DEFAULTS)}")
+        default = DEFAULTS[key]
+        if isinstance(default, list):
+            ok = isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        else:
+            ok = type(value) is type(default)
+        if not ok:
+            raise ConfigError(f"--preset {path}: {key}={value!r}: expected a value like {default!r}")
+        options[key] = float(value) if isinstance(default, float) else value
+    return options
 
 
 def validate(config):
