@@ -59,7 +59,10 @@ def load_events(path, session_key=SESSION, item_key=ITEM, time_key=TIME, user_ke
     raw = _read_parquet(path) if _format(path) == ".parquet" else _read_text(path, sep)
     if raw.empty:
         raise DataError(f"{path}: no events (the file has a header but no data rows)")
-    return to_canonical(raw, path, _keys(raw.columns, path, session_key, item_key, time_key, user_key))
+    keys = _keys(raw.columns, path, session_key, item_key, time_key, user_key)
+    frame = to_canonical(raw, path, keys)
+    _check_time_unit(frame, path, keys[TIME])  # the readers of `readers` know their own units
+    return frame
 
 
 def save_events(df, path):
@@ -132,7 +135,6 @@ def to_canonical(raw, path, keys):
     for name, column in keys.items():
         out[name] = parse_time(raw[column], path, column) if name == TIME else _ids(raw[column], path, column)
     frame = pd.DataFrame(out, columns=[name for name in CANONICAL if name in out])
-    _check_time_unit(frame, path, keys.get(TIME))
     _check_sessions_of_one_user(frame, path, keys)
     return frame.reset_index(drop=True)
 
