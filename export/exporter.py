@@ -58,7 +58,7 @@ def _save_npy(path, array):
         np.save(f, array)
 
 
-def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10, overwrite=False):
+def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10, overwrite=False, chunk_items=None):
     """Writes the deployment directory `out_dir` for a loaded run (`zoo.runs.load_run`).
 
     Args:
@@ -69,12 +69,15 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
         max_k: the largest k a request may ask for (capped at the catalogue size); TFLite returns max_k.
         default_k: the k of a SavedModel request that gives none.
         overwrite: replace pieces that exist.
+        chunk_items: the SavedModel scores and ranks a catalogue of more items than this in chunks of
+            this many (`saved_model.serving_module`); None: `signatures.CHUNK_ITEMS` (2^17).
 
     Returns:
         The contents of `export.json` (a dict).
 
     Raises:
-        UserError: bad options, or a piece exists and `overwrite` is false.
+        UserError: bad options, a piece exists and `overwrite` is false, or (TFLite) the model is
+            larger than a flatbuffer can hold (`tflite.check_size`).
     """
     if hasattr(run.model, "score_sessions"):  # a baseline (`zoo.baselines`)
         raise UserError(f"{_where(run)}baseline {run.info.get('model')!r} cannot be exported: the export graphs run a "
@@ -85,6 +88,10 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     _check_options(item_ids, version, max_k, default_k)
     if getattr(run.model, "personalized", False) and user_ids is None:
         raise UserError("the run has no user vocabulary (users.json), which a personalized model's export needs")
+    if "tflite" in formats:
+        from .tflite import check_size
+
+        check_size(run.model, item_ids, user_ids)
     existing = [p for p in _pieces(out_dir, formats, version) if os.path.exists(p)]
     if existing and not overwrite:
         raise UserError(f"{existing[0]} exists; pass --overwrite or choose another --version / --out")
@@ -93,7 +100,7 @@ def export_run(run, out_dir, formats=FORMATS, version=1, max_k=100, default_k=10
     with atomic_path(out_dir) as staging:  # old or new deployment directory, never a mix, never none
         if os.path.isdir(out_dir):  # what the export does not rewrite (other versions) is kept, as hard links
             shutil.copytree(out_dir, staging, symlinks=True, copy_function=_link_or_copy)
-        return _write(run, staging, formats, version, max_k, default_k, item_ids, user_ids)
+        return _write(run, staging, formats, version, max_k, default_k, item_ids, user_ids, chunk_items)
 
 
 def _link_or_copy(source, target):
@@ -107,14 +114,16 @@ def _where(run):
     return f"{run.path}: " if getattr(run, "path", None) else ""
 
 
-def _write(run, out_dir, formats, version, max_k, default_k, item_ids, user_ids):
+def _write(run, out_dir, formats, version, max_k, default_k, item_ids, user_ids, chunk_items=None):
     """`export_run`'s writing, once its checks have passed."""
     from . import saved_model, tflite
+    from .signatures import CHUNK_ITEMS
 
     users = getattr(run, "users", None)
     os.makedirs(out_dir, exist_ok=True)
     model = run.model
-    module = saved_model.serving_module(model, item_ids, max_k, default_k, user_ids)
+    module = saved_model.serving_module(model, item_ids, max_k, default_k, user_ids,
+                                        CHUNK_ITEMS if chunk_items is None else chunk_items)
     if "saved_model" in formats:
         with atomic_path(os.path.join(out_dir, "saved_model", str(version))) as tmp:
             saved_model.save(module, tmp)

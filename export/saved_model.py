@@ -12,13 +12,17 @@
 Personalized models also take `user_id` [B] string in each, and HRNN `user_state` [B, S] float32
 (serving_default, encode) or `new_session` [B] bool (step); see `signatures`.
 
+A catalogue of more than `signatures.CHUNK_ITEMS` (2^17) items is scored and ranked in chunks of
+that many items inside the graph (a `tf.while_loop`; `Signatures.chunked_top_k`), with the same
+answers as the whole score matrix.
+
 Unknown ids are skipped (in `step`: the state is returned unchanged). Requests a user can get wrong
 fail inside the graph with INVALID_ARGUMENT: k outside 1..max_k, a history with no known item, a
 state whose batch differs from the items'.
 """
 import tensorflow as tf
 
-from .signatures import Signatures, function
+from .signatures import CHUNK_ITEMS, Signatures, function
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
 K = tf.TensorSpec([], tf.int32, name="k")
@@ -31,9 +35,13 @@ def _require(condition, message, value):
         return tf.identity(value)
 
 
-def serving_module(model, item_ids, max_k=100, default_k=10, user_ids=None):
-    """The `Signatures` module with the TF Serving functions as `serving_default`, `step_fn`, `encode_fn`."""
-    sig = Signatures(model, item_ids, max_k, user_ids=user_ids)
+def serving_module(model, item_ids, max_k=100, default_k=10, user_ids=None, chunk_items=CHUNK_ITEMS):
+    """The `Signatures` module with the TF Serving functions as `serving_default`, `step_fn`, `encode_fn`.
+
+    A catalogue of more than `chunk_items` items is scored and ranked that many items at a time
+    (`Signatures.chunked_top_k`: the same answers, in batch x `chunk_items` memory); None: never.
+    """
+    sig = Signatures(model, item_ids, max_k, user_ids=user_ids, chunk_items=chunk_items)
     sig.default_k = min(default_k, sig.max_k)
     state_spec = tf.TensorSpec([None, sig.state_size], tf.float32, name="state")
     defaults = {"k": sig.default_k, "exclude_history": False}

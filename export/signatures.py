@@ -6,10 +6,15 @@ which TFLite runs with built-in ops). Its methods are plain graph code; `saved_m
 wrap them in `tf.function`s (`function`) with the input signatures of their target, traced inside
 `weights()`.
 
-The weights are exported as plain `tf.Variable`s (or constants, for TFLite) that the Keras variables
-read as inside `weights()` (a `keras.StatelessScope`), not as the Keras variables themselves: a
-SavedModel of Keras 3 variables loads in TF2 but not in a TF1 session, TF Serving's way (its
-functions read variable handles that the session's restore op never fills).
+The weights are exported as plain `tf.Variable`s (the ones that hold the Keras variables' values,
+shared, not copied; or constants with `constant_weights`) that the Keras variables read as inside
+`weights()` (a `keras.StatelessScope`), not as the Keras variables themselves: a SavedModel of
+Keras 3 variables loads in TF2 but not in a TF1 session, TF Serving's way (its functions read
+variable handles that the session's restore op never fills).
+
+A catalogue of more than `chunk_items` items is scored and ranked in chunks inside the graph
+(`chunked_top_k`, the SavedModel's default above `CHUNK_ITEMS`), with the same answers as the whole
+score matrix; the TFLite graphs (batch 1: 4 bytes per item) rank the whole row.
 
 The recurrent state crosses the signatures as one float tensor `state` [B, S]: the model's states
 (`model.state_sizes`) side by side, zeros for a new session.
@@ -30,7 +35,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.evaluation.ranking import check_chunk_size, chunk_bounds, chunk_scorer, n_item_chunks
+
 PAD_SCORE = float(np.finfo(np.float32).min)  # the score of a pad past the items left by exclude_history
+CHUNK_ITEMS = 2 ** 17  # a larger catalogue is scored and ranked in chunks of this many items (SavedModel)
+
+
+def _history_cells(history, exclude_history):
+    """[M, 2] int64 (row, item) of the known items of the histories [B, T] (none unless `exclude_history`)."""
+    seen = tf.where(tf.logical_and(history >= 0, exclude_history))  # [M, 2]: (row, position)
+    return tf.stack([seen[:, 0], tf.cast(tf.gather_nd(history, seen), tf.int64)], axis=1)
+
+
+def _plain_variable(variable, index):
+    """The `tf.Variable` that holds a Keras variable's value (TensorFlow backend): shared, not copied (a
+    copy of every weight per export module was most of an export's memory), or a copy where there is none."""
+    value = variable.value
+    return value if isinstance(value, tf.Variable) else tf.Variable(np.asarray(value), name=f"w{index}")
 
 
 def _table(ids):
@@ -68,15 +89,18 @@ class Signatures(tf.Module):
         max_k: the largest k a request may ask for (capped at the catalogue size).
         constant_weights: trace the weights as constants instead of variables.
         user_ids: the user ids (str) in index order, for a personalized model.
+        chunk_items: a catalogue of more than this many items is scored and ranked this many items at
+            a time (`chunked_top_k`); None: always whole.
     """
 
-    def __init__(self, model, item_ids, max_k, constant_weights=False, user_ids=None):
+    def __init__(self, model, item_ids, max_k, constant_weights=False, user_ids=None, chunk_items=None):
         super().__init__(name="zoo_signatures")
         self._keras = types.SimpleNamespace(model=model)  # not tracked: its variables are not exported
-        values = [v.numpy() for v in model.variables]
-        self._variables = [] if constant_weights else [tf.Variable(x, name=f"w{i}") for i, x in enumerate(values)]
-        self._values = values if constant_weights else None
+        self._variables = [] if constant_weights else [_plain_variable(v, i) for i, v in enumerate(model.variables)]
+        self._values = [v.numpy() for v in model.variables] if constant_weights else None
         self.max_k = int(min(max_k, model.n_items))
+        whole = chunk_items is None or model.n_items <= chunk_items
+        self.chunk_items = None if whole else check_chunk_size(chunk_items)
         self.state_sizes = [int(s) for s in model.state_sizes]
         self.state_size = sum(self.state_sizes)
         core_sizes = [int(s) for core in model.cores for s in core.state_sizes]
@@ -125,6 +149,41 @@ class Signatures(tf.Module):
         values, indices = tf.math.top_k(scores, k)
         return {"item_ids": tf.gather(self.item_id_constant, indices), "scores": values}
 
+    def chunked_top_k(self, hidden, k, excluded=None):
+        """`top_k(model.score_all(hidden), k)` (after `excluded` cells [M, 2] (row, item) are set to
+        -inf), the catalogue scored `chunk_items` items at a time.
+
+        A graph loop (`tf.while_loop`) over the chunks of `zoo.evaluation.ranking.item_chunks`: each
+        chunk's scores (the bits of the whole row's: never one column wide), its k best
+        (`tf.math.top_k`), and the k best of those and the k best so far. `tf.math.top_k` puts the
+        lower index first among equal scores, and the best so far have lower indices than the
+        chunk's, so the answer is the whole row's: the same ids, scores and order, ties included.
+        Memory: B x `chunk_items` scores at a time.
+        """
+        n_items, size = self.model.n_items, self.chunk_items
+        n_chunks = n_item_chunks(n_items, size)
+        scorer = chunk_scorer(hidden, self.model.item_vectors, self.model.item_bias)
+        batch = tf.shape(hidden)[0]
+
+        def body(index, values, indices):
+            start, stop = chunk_bounds(index, n_chunks, n_items, size)
+            scores = scorer(start, stop)
+            if excluded is not None:
+                first, end = tf.cast(start, tf.int64), tf.cast(stop, tf.int64)
+                cells = tf.boolean_mask(excluded, tf.logical_and(excluded[:, 1] >= first, excluded[:, 1] < end))
+                cells -= tf.stack([tf.constant(0, tf.int64), first])
+                scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
+            top = tf.math.top_k(scores, tf.minimum(k, stop - start))
+            values, indices = tf.concat([values, top.values], 1), tf.concat([indices, top.indices + start], 1)
+            best = tf.math.top_k(values, tf.minimum(k, tf.shape(values)[1]))
+            return index + 1, best.values, tf.gather(indices, best.indices, batch_dims=1)
+
+        empty = [tf.zeros([batch, 0], tf.float32), tf.zeros([batch, 0], tf.int32)]
+        _, values, indices = tf.while_loop(
+            lambda index, *_: index < n_chunks, body, [tf.constant(0), *empty], parallel_iterations=1,
+            shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([None, None])])
+        return {"item_ids": tf.gather(self.item_id_constant, indices), "scores": values}
+
     # --- what the signatures compute -----------------------------------------------------------
     def encode(self, history, user_id=None, user_state=None):
         """History indices [B, T] (-1: skipped) -> (session vector h [B, H], state [B, S])."""
@@ -145,13 +204,17 @@ class Signatures(tf.Module):
         those `zoo recommend --exclude-history` lists.
         """
         hidden, _ = self.encode(history, **user)
-        scores = self.model.score_all(hidden)
-        if exclude_history is False:
-            return self.top_k(scores, k)
-        seen = tf.where(tf.logical_and(history >= 0, exclude_history))  # [M, 2]: (row, position)
-        cells = tf.stack([seen[:, 0], tf.cast(tf.gather_nd(history, seen), tf.int64)], axis=1)
-        scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
-        top = self.top_k(scores, k)
+        if self.chunk_items:
+            if exclude_history is False:
+                return self.chunked_top_k(hidden, k)
+            top = self.chunked_top_k(hidden, k, _history_cells(history, exclude_history))
+        else:
+            scores = self.model.score_all(hidden)
+            if exclude_history is False:
+                return self.top_k(scores, k)
+            cells = _history_cells(history, exclude_history)
+            scores = tf.tensor_scatter_nd_update(scores, cells, tf.fill([tf.shape(cells)[0]], float("-inf")))
+            top = self.top_k(scores, k)
         left_out = tf.equal(top["scores"], float("-inf"))
         return {"item_ids": tf.where(left_out, tf.constant(b""), top["item_ids"]),
                 "scores": tf.where(left_out, tf.constant(PAD_SCORE, tf.float32), top["scores"])}
@@ -169,6 +232,8 @@ class Signatures(tf.Module):
         _, new_states = self.model.step(tf.maximum(item, 0), states, users=self.users(user_id))
         new_state = tf.where((item >= 0)[:, tf.newaxis], self.join_state(new_states), state)
         hidden = new_state[:, self._hidden_at:self._hidden_at + self.model.layer_sizes[-1]]
+        if self.chunk_items:
+            return {"state": new_state, **self.chunked_top_k(hidden, k)}
         return {"state": new_state, **self.top_k(self.model.score_all(hidden), k)}
 
     def query(self, history, **user):

@@ -6,9 +6,18 @@
 Personalized models also take `user_id` [1] (and HRNN `user_state` [1, S] or `new_session` [1]), as
 the SavedModel's signatures. K is the export's max_k (the device keeps the first k it needs). The item id lookup is in the model
 (TFLite's built-in hash table); unknown ids are skipped, and a history of no known id ranks by the
-item bias alone (no error on device). The weights are traced as constants (TFLite does not initialize
-resource variables read inside the recurrent loop) and converted from a SavedModel of just these
-signatures, the converter's supported path.
+item bias alone (no error on device). They are converted from a SavedModel of just these signatures,
+with the weights as variables, which the converter freezes into the flatbuffer's constants (its
+supported path; resource variables are turned off, so a variable left unfrozen fails the conversion
+instead of reaching the device uninitialized). Traced as constants instead, every signature's graph
+carried its own copy of every weight: saving and converting those graphs took about 25 times the
+model's size in memory (a 12 GB peak for GRU4Rec with 1M items of 64 units, a 283 MB float32 file).
+Now the converter's own work (TensorFlow's MLIR conversion) takes about 9 times the file at its peak,
+and the whole `zoo export` of that model peaks at 4.4 GB, 1.7 GB of it TensorFlow and the loaded run.
+
+The float32 flatbuffer holds every weight and the id strings, and a flatbuffer cannot exceed 2 GB:
+`check_size` refuses a larger model before any work (`estimated_size`). The top-k runs over the whole
+score row: batch 1 makes it 4 bytes per item, not worth the chunking the SavedModel does.
 
 Known issue (ai-edge-litert 2.3.0): the int8 model's `step` fails to prepare under the XNNPACK
 delegate that LiteRT applies by default ("failed to create XNNPACK Value for tensor -1"); run it with
@@ -19,17 +28,39 @@ XNNPACK.
 import os
 import tempfile
 
+import numpy as np
 import tensorflow as tf
+
+from zoo.errors import UserError
 
 from .signatures import Signatures, function
 
 VARIANTS = {"model.tflite": None, "model_fp16.tflite": "float16", "model_int8.tflite": "int8"}
 SIGNATURE_KEYS = ["recommend", "step"]
+FLATBUFFER_LIMIT = 2 ** 31 - 1  # bytes: a flatbuffer's offsets are signed 32-bit
+
+
+def estimated_size(model, item_ids, user_ids=None):
+    """Bytes of the float32 flatbuffer, about: 4 per weight the signatures read (every variable but
+    the training slots' states), and per id its string, a 4-byte string offset and the lookup's int64
+    value (the lookup and its inverse share the strings). GRU4Rec with 1M items of 64 units and ids
+    `item-0`..`item-999999`: 282,987,962 estimated, 283,007,468 written."""
+    slots = {id(v) for v in getattr(model, "slot_states", [])}
+    weights = sum(4 * int(np.prod(v.shape)) for v in model.variables if id(v) not in slots)
+    return weights + sum(len(i.encode()) + 12 for ids in (item_ids, user_ids or ()) for i in ids)
+
+
+def check_size(model, item_ids, user_ids=None):
+    """Raises UserError (one line) when the float32 flatbuffer would exceed `FLATBUFFER_LIMIT`."""
+    size = estimated_size(model, item_ids, user_ids)
+    if size > FLATBUFFER_LIMIT:
+        raise UserError(f"the TFLite model would be about {size / 1e6:,.0f} MB ({model.n_items:,} items), over the "
+                        f"{FLATBUFFER_LIMIT / 1e6:,.0f} MB a TFLite flatbuffer can hold: export --format saved_model")
 
 
 def tflite_module(model, item_ids, max_k=100, user_ids=None):
-    """The `Signatures` module with batch-1 `recommend_fn` and `step_fn`, weights as constants."""
-    sig = Signatures(model, item_ids, max_k, constant_weights=True, user_ids=user_ids)
+    """The `Signatures` module with batch-1 `recommend_fn` and `step_fn`, weights as variables (frozen by `convert`)."""
+    sig = Signatures(model, item_ids, max_k, user_ids=user_ids)
 
     def recommend(item_ids, **user):
         with sig.weights():
@@ -54,6 +85,7 @@ def convert(saved_model_dir, quantization=None):
     """
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=SIGNATURE_KEYS)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    converter.experimental_enable_resource_variables = False  # every variable frozen, or the conversion fails
     if quantization:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":

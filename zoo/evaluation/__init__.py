@@ -14,6 +14,8 @@ over every evaluated event. Ties matter: a model that saturates (tanh) or a brok
 everything equally is ranked last under `conservative`, first under `standard`. Test events whose item
 is unknown to the model are removed from their session (the session continues without them) and
 counted, then sessions left with fewer than 2 events are dropped and counted, as the reference does.
+The catalogue is scored `chunk_size` items at a time (`ranking.rank_counts`, default 4,096): the two
+counts add up over chunks, so the ranks are those of the whole score matrix, in batch x chunk memory.
 
 Baselines (`zoo.baselines`) have no recurrent state: `prefix_ranks` scores every target after its
 session's events so far (`score_sessions`) and ranks it with the same counts, tie modes and metrics.

@@ -5,7 +5,15 @@ import tensorflow as tf
 from zoo.datasets.batches import order_sessions, session_parallel_batches
 from zoo.datasets.io import ITEM, SESSION
 from zoo.errors import DataError
-from zoo.evaluation.ranking import check_ranking, greater_equal, metrics_from_ranks, ranks_from_counts
+from zoo.evaluation.ranking import (
+    ITEM_CHUNK,
+    array_rank_counts,
+    check_chunk_size,
+    check_ranking,
+    metrics_from_ranks,
+    rank_counts,
+    ranks_from_counts,
+)
 
 
 def known_items(test, item_vocab, min_session_length=2):
@@ -25,19 +33,23 @@ def known_items(test, item_vocab, min_session_length=2):
     return long_enough, counts
 
 
-def _rank_counter(model):
+def _rank_counter(model, chunk_size=ITEM_CHUNK):
     @tf.function(reduce_retracing=True)
     def count(items, targets, reset, states):
         states = model.reset_states(states, reset)
         hidden, states = model.step(items, states, training=False)
-        return (*greater_equal(model.score_all(hidden), targets), states)
+        return (*rank_counts(model, hidden, targets, chunk_size), states)
 
     return count
 
 
-def target_ranks(model, batches, ties="conservative"):
-    """Ranks [n_pairs] of every target of `batches` (ParallelBatches), in step-major order."""
-    count, states = _rank_counter(model), model.initial_states(batches.batch_size)
+def target_ranks(model, batches, ties="conservative", chunk_size=ITEM_CHUNK):
+    """Ranks [n_pairs] of every target of `batches` (ParallelBatches), in step-major order.
+
+    The catalogue is scored `chunk_size` items at a time (`ranking.rank_counts`: the same counts as
+    the whole score matrix, in B x `chunk_size` memory).
+    """
+    count, states = _rank_counter(model, check_chunk_size(chunk_size)), model.initial_states(batches.batch_size)
     greater, equal = [], []
     for t in range(batches.n_steps):
         g, e, states = count(batches.items[t], batches.targets[t], batches.reset[t], states)
@@ -46,12 +58,14 @@ def target_ranks(model, batches, ties="conservative"):
     return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
 
 
-def prefix_ranks(model, order, ties="conservative", batch_size=512):
+def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=ITEM_CHUNK):
     """Ranks [n_pairs] of every target of `order` (SessionOrder) by a baseline's `score_sessions`.
 
     Each target is scored after the history of its session up to it, in batches of `batch_size`
-    histories; ties and ranks as for the recurrent models.
+    histories; ties and ranks as for the recurrent models. The baseline scores the whole catalogue
+    (its interface); the comparisons run `chunk_size` items at a time (`ranking.array_rank_counts`).
     """
+    chunk_size = check_chunk_size(chunk_size)
     session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
     targets = np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
     starts = order.offsets[session[targets]]
@@ -60,13 +74,14 @@ def prefix_ranks(model, order, ties="conservative", batch_size=512):
         target, start = targets[b:b + batch_size], starts[b:b + batch_size]
         positions = start[:, np.newaxis] + np.arange((target - start).max())
         histories = np.where(positions < target[:, np.newaxis], order.items[np.minimum(positions, target[-1])], -1)
-        g, e = greater_equal(model.score_sessions(histories), order.items[target])
-        greater.append(g.numpy())
-        equal.append(e.numpy())
+        g, e = array_rank_counts(model.score_sessions(histories), order.items[target], chunk_size)
+        greater.append(g)
+        equal.append(e)
     return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
 
 
-def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512):
+def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512,
+             chunk_size=ITEM_CHUNK):
     """Full-ranking Recall@K and MRR@K of `model` on the test event frame.
 
     Args:
@@ -76,6 +91,8 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         cutoffs: the K values.
         ties: `conservative` (default, as the reference), `standard` or `median`.
         batch_size: session slots scored in parallel.
+        chunk_size: items scored at once (memory: batch_size x chunk_size scores); the metrics do
+            not depend on it.
 
     Returns:
         dict with `recall@K`, `mrr@K` for every K, `events` (ranked targets), `sessions`, and the
@@ -87,14 +104,15 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         metrics["recall@20"], metrics["mrr@20"]
     """
     check_ranking(ties, cutoffs)
+    check_chunk_size(chunk_size)
     test, counts = known_items(test, item_vocab)
     if test.empty:
         raise DataError("no test session is left after dropping items unknown to the model "
                         f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
     order = order_sessions(test, item_vocab)
     if hasattr(model, "score_sessions"):
-        ranks = prefix_ranks(model, order, ties, batch_size)
+        ranks = prefix_ranks(model, order, ties, batch_size, chunk_size)
     else:
-        ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties)
+        ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties, chunk_size)
     return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
             "ties": ties, **counts}

@@ -7,10 +7,17 @@ from zoo.datasets.batches import order_sessions, user_parallel_batches
 from zoo.datasets.io import ITEM, SESSION, TIME, USER
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
-from zoo.evaluation.ranking import check_ranking, greater_equal, metrics_from_ranks, ranks_from_counts
+from zoo.evaluation.ranking import (
+    ITEM_CHUNK,
+    check_chunk_size,
+    check_ranking,
+    metrics_from_ranks,
+    rank_counts,
+    ranks_from_counts,
+)
 
 
-def _user_rank_counter(model):
+def _user_rank_counter(model, chunk_size=ITEM_CHUNK):
     """(advance, count): one user-parallel step without and with ranking the targets."""
 
     def play(items, reset, user_start, users, states):
@@ -24,7 +31,7 @@ def _user_rank_counter(model):
     @tf.function(reduce_retracing=True)
     def count(items, targets, reset, user_start, users, states):
         hidden, states = play(items, reset, user_start, users, states)
-        return (*greater_equal(model.score_all(hidden), targets), states)
+        return (*rank_counts(model, hidden, targets, chunk_size), states)
 
     return advance, count
 
@@ -51,7 +58,7 @@ def user_events(test, history, item_vocab):
 
 
 def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5, 10, 20), ties="conservative",
-                   batch_size=512):
+                   batch_size=512, chunk_size=ITEM_CHUNK):
     """Full-ranking Recall@K and MRR@K under the user protocol (see the module docstring).
 
     Args:
@@ -63,6 +70,7 @@ def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5
             None: every user counts as unseen.
         cutoffs, ties: as `evaluate`.
         batch_size: users played in parallel.
+        chunk_size: items scored at once (`ranking.rank_counts`); the metrics do not depend on it.
 
     Returns:
         dict with `recall@K`, `mrr@K`, `events` (ranked), `sessions` (with a ranked event), `users`,
@@ -74,6 +82,7 @@ def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5
         metrics = evaluate_users(run.model, test, run.vocab, history=train, user_vocab=run.users)
     """
     check_ranking(ties, cutoffs)
+    chunk_size = check_chunk_size(chunk_size)
     events, is_test, dropped_unknown = user_events(test, history, item_vocab)
     if not is_test.any():
         raise DataError(f"no test event is left after dropping items unknown to the model ({dropped_unknown} events)")
@@ -86,7 +95,7 @@ def evaluate_users(model, test, item_vocab, history, user_vocab=None, cutoffs=(5
     ranked = batches.mask & is_test[batches.targets]
     user_ids = users.decode(np.arange(len(users)))
     model_users = np.full(len(users), -1, np.int32) if user_vocab is None else user_vocab.encode(user_ids)
-    advance, count = _user_rank_counter(model)
+    advance, count = _user_rank_counter(model, chunk_size)
     states, greater, equal = model.initial_states(batch_size), [], []
     for t in range(batches.n_steps):
         step = (items[batches.items[t]], batches.reset[t], batches.user_start[t], model_users[batches.users[t]])
