@@ -1,10 +1,11 @@
-"""`python -m zoo.bench.scale`: the synthetic run evaluates and `measure` reads a child's time and peak memory."""
+"""`zoo bench scale-run` and `zoo bench measure`: the synthetic run evaluates; a child's time and peak memory."""
 import json
 import sys
 
 import pandas as pd
 
-from zoo.bench.scale import main, make_scale_run, measure
+from zoo.bench.scale import make_scale_run, measure
+from zoo.cli import main
 from zoo.evaluation import evaluate
 from zoo.runs.directory import load_run
 
@@ -22,5 +23,5 @@ def test_synthetic_run_and_test_log(tmp_path):
 def test_measure_reads_the_child_alone(capsys):
     result = measure([sys.executable, "-c", "x = bytearray(200 * 2 ** 20); x[::4096] = b'1' * len(x[::4096])"])
     assert result["returncode"] == 0 and result["peak_rss_mb"] >= 200 and result["seconds"] > 0
-    assert main(["measure", "--", sys.executable, "-c", "raise SystemExit(3)"]) == 1
+    assert main(["bench", "measure", "--", sys.executable, "-c", "raise SystemExit(3)"]) == 1
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["returncode"] == 3

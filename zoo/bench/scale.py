@@ -1,18 +1,15 @@
 """Catalogue-scale measurements: evaluation and export of an untrained model of millions of items.
 
-    python -m zoo.bench.scale make DIR [--items 1000000] [--layers 64] [--events 2000] [--seed 0]
-    python -m zoo.bench.scale measure -- zoo evaluate DIR/run --test DIR/test.tsv --batch-size 512
+    zoo bench scale-run DIR [--items 1000000] [--layers 64] [--events 2000] [--seed 0]
+    zoo bench measure -- zoo evaluate DIR/run --test DIR/test.tsv --batch-size 512
 
-`make` writes `DIR/run` (a GRU4Rec run directory, random weights: no training is needed to measure
-time and memory) and `DIR/test.tsv` (sessions of 2 to 8 clicks on random items, `--events` events in
+`scale-run` (`make_scale_run`) writes `DIR/run` (a GRU4Rec run directory, random weights: no training
+is needed to measure time and memory) and `DIR/test.tsv` (sessions of 2 to 8 clicks on random items, `--events` events in
 all). `measure` runs a command in a child process and prints its wall time and peak resident memory
 (`os.wait4`'s `ru_maxrss` of that child alone) as one JSON line.
 """
-import argparse
-import json
 import os
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -63,28 +60,3 @@ def measure(command):
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "returncode": process.returncode, "command": " ".join(command)}
 
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m zoo.bench.scale", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    make = commands.add_parser("make", help="write a synthetic run directory and test log")
-    make.add_argument("out")
-    make.add_argument("--items", type=int, default=1_000_000)
-    make.add_argument("--layers", type=int, nargs="+", default=[64])
-    make.add_argument("--events", type=int, default=2000)
-    make.add_argument("--seed", type=int, default=0)
-    run = commands.add_parser("measure", help="time a command and read its peak RSS")
-    run.add_argument("argv", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    if args.command == "make":
-        run_dir, test_path = make_scale_run(args.out, args.items, args.layers, args.events, args.seed)
-        print(json.dumps({"run": run_dir, "test": test_path}))
-        return 0
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-    result = measure(argv)
-    print(json.dumps(result))
-    return 0 if result["returncode"] == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

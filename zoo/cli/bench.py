@@ -1,4 +1,5 @@
 """`zoo bench ...`: timings of parts of the system (pipeline, train, serve, load, quantization, parity, all)."""
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ def add_commands(subparsers):
     p = subparsers.add_parser("bench", help="time parts of the system")
     commands = p.add_subparsers(dest="bench_command", metavar="SUBCOMMAND")
     commands.required = True
-    for add in (_add_pipeline, _add_train, _add_serve, _add_load, _add_prep):
+    for add in (_add_pipeline, _add_train, _add_serve, _add_load, _add_prep, _add_scale):
         add(commands)
     p = commands.add_parser("all", help="pipeline, train, evaluate and serve figures in one JSON object")
     p.add_argument("--train", metavar="PATH", help="training log (default: the rsc15-100k sample and its test file)")
@@ -228,4 +229,35 @@ def _prep(args):
     print(f"batch building: {pipeline['batch_events_per_s']:,.0f} events/s, tf.data pass "
           f"{pipeline['tfdata_events_per_s']:,.0f} events/s; the whole bench pipeline {pipeline['seconds']:.1f} s, "
           f"peak {pipeline['peak_rss_mb']:,.0f} MB")
+
+
+def _add_scale(commands):
+    p = commands.add_parser("scale-run", help="write an untrained GRU4Rec run of a large catalogue and a test log")
+    p.add_argument("out", metavar="DIR")
+    p.add_argument("--items", type=int, default=1_000_000, help="catalogue size (default 1,000,000)")
+    p.add_argument("--layers", type=int, nargs="+", default=[64], help="hidden sizes (default 64)")
+    p.add_argument("--events", type=int, default=2000, help="test events (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_scale_run)
+    p = commands.add_parser("measure", help="run a command in a child process: its wall time and peak memory")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    p.set_defaults(func=_measure)
+
+
+def _scale_run(args):
+    from zoo.bench.scale import make_scale_run
+
+    run_dir, test_path = make_scale_run(args.out, args.items, args.layers, args.events, args.seed)
+    print(json.dumps({"run": run_dir, "test": test_path}))
+
+
+def _measure(args):
+    from zoo.bench.scale import measure
+
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise UserError("zoo bench measure needs a command: zoo bench measure -- COMMAND ...")
+    result = measure(argv)
+    print(json.dumps(result))
+    return 0 if result["returncode"] == 0 else 1
 
