@@ -240,7 +240,7 @@ def _add_scale(commands):
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_scale_run)
     p = commands.add_parser("measure", help="run a command in a child process: its wall time and peak memory")
-    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    p.add_argument("command_argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     p.set_defaults(func=_measure)
 
 
@@ -254,7 +254,7 @@ def _scale_run(args):
 def _measure(args):
     from zoo.bench.scale import measure
 
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    argv = args.command_argv[1:] if args.command_argv[:1] == ["--"] else args.command_argv
     if not argv:
         raise UserError("zoo bench measure needs a command: zoo bench measure -- COMMAND ...")
     result = measure(argv)
