@@ -25,10 +25,13 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.command not in NO_TENSORFLOW:
-        import_tensorflow_quietly(getattr(args, "threads", 0))
+    args.argv = argv  # `zoo train --local-workers` passes them on to its workers
     try:
+        if args.command not in NO_TENSORFLOW and not getattr(args, "local_workers", 0):
+            start = getattr(args, "tensorflow_start", None)  # before TensorFlow's first op
+            import_tensorflow_quietly(getattr(args, "threads", 0), start=start and (lambda: start(args)))
         result = args.func(args)
     except UserError as e:
         print(f"zoo: error: {e}", file=sys.stderr)

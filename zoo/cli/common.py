@@ -3,12 +3,15 @@ import os
 import sys
 import tempfile
 
+from zoo.errors import UserError
 
-def import_tensorflow_quietly(threads=0):
+
+def import_tensorflow_quietly(threads=0, start=None):
     """Imports TensorFlow and finds its devices with its C++ start-up log lines hidden.
 
     TensorFlow 2.21 prints them from C++ before any log level applies; they are shown only if the
-    import fails.
+    import fails (not for a UserError). `start`: called after the threads are set and before TensorFlow
+    initializes (`zoo train` joins a multi-worker cluster there).
     """
     if "tensorflow" in sys.modules:
         return
@@ -21,11 +24,14 @@ def import_tensorflow_quietly(threads=0):
             import tensorflow as tf
 
             set_threads(threads)
+            if start is not None:
+                start()
             tf.config.list_logical_devices()
-        except BaseException:
+        except BaseException as e:
             os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
+            if not isinstance(e, UserError):
+                captured.seek(0)
+                sys.stderr.write(captured.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)

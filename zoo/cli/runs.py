@@ -50,10 +50,18 @@ def _add_train(subparsers):
                    help="event log to evaluate after every epoch: val_recall@20, val_mrr@20 in train_log.json")
     p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs (keras.callbacks.TensorBoard)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--local-workers", type=int, default=0, metavar="N",
+                   help="train as a cluster of N worker processes on 127.0.0.1 (free ports, TF_CONFIG set for each; "
+                        "the chief's output shown); without it, a TF_CONFIG naming a cluster makes this process "
+                        "one of its workers (see README, Multi-worker training)")
+    p.add_argument("--shard", default="slots", choices=("slots", "sessions"),
+                   help="with several workers: slots (default; every worker reads the whole log and plays its share "
+                        "of the session slots: the one-worker result) or sessions (each worker reads and schedules "
+                        "only its shard of the sessions, by a hash of the session id)")
     _add_columns(p)
     _add_ranking(p)
     add_threads_option(p)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, tensorflow_start=_join_cluster)
 
 
 def _add_evaluate(subparsers):
@@ -129,14 +137,28 @@ def _print_metrics(metrics, as_json=False):
           f"{metrics['dropped_short_sessions']} sessions left shorter than 2")
 
 
+def _join_cluster(args):
+    """Before TensorFlow runs an op: joins the cluster of TF_CONFIG, if any (zoo.training.distributed)."""
+    if args.model not in BASELINES and not args.local_workers:
+        from zoo.training import distributed
+
+        distributed.join_cluster()
+
+
 def _train(args):
+    if args.local_workers:  # this process only starts and watches the workers; they train
+        from zoo.cli.local_cluster import run_local_workers, strip_option
+
+        if args.model in BASELINES:
+            raise UserError(f"{args.model} is a baseline: it trains in one process, without --local-workers")
+        return run_local_workers(args.local_workers, strip_option(args.argv))
     from zoo.runs import train_run
 
     result = train_run(args.out, args.train, model=args.model, test_path=args.test, validation_path=args.validation,
                        preset=args.preset, sets=args.set, epochs=args.epochs, columns=_columns(args),
                        overwrite=args.overwrite, resume=args.resume, checkpoint_every=args.checkpoint_every,
                        cutoffs=_cutoffs(args.cutoffs), ties=args.ties, tensorboard=args.tensorboard,
-                       verbose=0 if args.quiet else 1)
+                       verbose=0 if args.quiet else 1, shard=args.shard)
     if args.model in BASELINES:
         options = ", ".join(f"{k}={v}" for k, v in result.options.items()) or "no options"
         print(f"fitted {args.model} ({options}); saved {args.out}", file=sys.stderr)

@@ -5,6 +5,7 @@ old run kept until the new one is saved (`overwrite`), or an interrupted run con
                        test_path="data/synth/test.tsv")
     result.log[-1]["loss"], result.metrics["recall@20"]
 """
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -12,13 +13,14 @@ import shutil
 
 from zoo import training
 from zoo.atomic import exchange
+from zoo.datasets import sharding
 from zoo.datasets.io import ITEM, load_events
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import UserError
 from zoo.evaluation import check_evaluable, evaluate, evaluate_run, resolve_protocol
 from zoo.models import registry
 from zoo.runs.directory import save_run
-from zoo.training import checkpoints, presets
+from zoo.training import checkpoints, distributed, presets
 
 COLUMNS = {"session_key": "SessionId", "item_key": "ItemId", "time_key": "Time", "user_key": None}
 
@@ -36,7 +38,7 @@ class TrainedRun:
 
 def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_path=None, preset=None, sets=(),
               epochs=None, columns=None, overwrite=False, resume=False, checkpoint_every=0, cutoffs=(5, 10, 20),
-              ties="conservative", tensorboard=None, verbose=1):
+              ties="conservative", tensorboard=None, verbose=1, shard="slots"):
     """Trains `model` on the log at `train_path` and saves the run directory `out` (see `zoo.runs`).
 
     Args:
@@ -55,6 +57,10 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
         cutoffs, ties: of the test metrics (`zoo.evaluation.evaluate`).
         tensorboard: a directory for TensorBoard logs, or None.
         verbose: Keras progress (0: none, 1: a bar).
+        shard: with a cluster in TF_CONFIG (`zoo.training.distributed`): "slots" (every worker reads the
+            whole log and plays its slots of the one-worker schedule) or "sessions" (each worker reads
+            and schedules only its shard of the sessions). Every worker calls `train_run` alike; the
+            chief writes `out`, the others only temporary folders, and only the chief's result has metrics.
 
     Returns:
         A `TrainedRun`.
@@ -65,14 +71,19 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
     columns = {**COLUMNS, **(columns or {})}
     registry.model_class(model)
     if model in registry.BASELINES:
+        if distributed.cluster_from_env() is not None:
+            raise UserError(f"{model} is a baseline: it trains in one process; unset TF_CONFIG")
         if (preset or resume or checkpoint_every or validation_path or tensorboard
                 or epochs is not None and model != "fpmc"):
             raise UserError(f"{model} is a baseline: --preset, --resume, --checkpoint-every, --validation and "
                             "--tensorboard do not apply (--epochs only to fpmc); set its options with --set")
         return _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties)
+    worker = distributed.join_cluster()  # None: one process (no cluster in TF_CONFIG)
     checkpoint_dir = os.path.join(out, "checkpoint")
     if resume:  # the run's own target unless --epochs changes it
         saved = checkpoints.saved_config(checkpoint_dir)
+        if worker is None:  # a multi-worker checkpoint of sharded sessions resumes only as it was taken
+            distributed.check_resume_layout(checkpoint_dir)
         epochs = saved["epochs"] if epochs is None else epochs
         config = presets.resolve(preset, sets, epochs=epochs) if (preset or sets) else \
             presets.resolve(sets=[], **{**saved, "epochs": epochs})
@@ -82,11 +93,22 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
     _check_ranking_options(cutoffs)
     if checkpoint_every < 0:
         raise UserError(f"--checkpoint-every must be >= 0, got {checkpoint_every}")
+    if shard not in distributed.SHARDS or (shard != "slots" and worker is None):
+        raise UserError(f"--shard {shard}: use slots or sessions, the latter with several workers (TF_CONFIG or "
+                        "--local-workers)")
+    if shard == "sessions" and registry.model_class(model).personalized:
+        raise UserError(f"{model} is personalized: --shard sessions would split a user's sessions over workers; "
+                        "use --shard slots")
     if os.path.exists(out) and not (overwrite or resume):
         raise UserError(f"{out} exists; pass --resume to continue it, --overwrite to start again, "
                         "or choose another --out")
-    train = load_events(train_path, **columns)
-    vocab = Vocabulary.fit(train[ITEM])
+    counts = None
+    if worker is not None and shard == "sessions":  # this worker's sessions, and the whole log's items
+        vocab, counts = sharding.item_counts(train_path, item_key=columns["item_key"])
+        train = sharding.load_shard(train_path, worker.rank, worker.n_workers, **columns)
+    else:
+        train = load_events(train_path, **columns)
+        vocab = Vocabulary.fit(train[ITEM])
     test = _load_evaluable(test_path, "--test", columns, vocab, registry.model_class(model))
     validation = _load_evaluable(validation_path, "--validation", columns, vocab)
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -96,16 +118,31 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
 
     users = training.user_vocabulary(train, model)
     board = [keras.callbacks.TensorBoard(tensorboard)] if tensorboard else []
-    target = _staging(out) if overwrite and not resume and os.path.isdir(out) else out
-    trained, vocab, log = training.fit(model, train, config, verbose=verbose, user_vocab=users,
-                                       checkpoint_dir=os.path.join(target, "checkpoint"),
-                                       checkpoint_every=checkpoint_every, resume=resume, validation=validation,
-                                       callbacks=board)
+    chief = worker is None or worker.is_chief  # the others write temporary folders only
+    target = _staging(out) if chief and overwrite and not resume and os.path.isdir(out) else out
+    if worker is None:
+        trained, vocab, log = training.fit(model, train, config, verbose=verbose, user_vocab=users,
+                                           checkpoint_dir=os.path.join(target, "checkpoint"),
+                                           checkpoint_every=checkpoint_every, resume=resume, validation=validation,
+                                           callbacks=board)
+    else:
+        trained, vocab, log = distributed.fit(
+            model, train, config, worker, shard=shard, item_vocab=vocab if counts is not None else None,
+            item_counts=counts, verbose=verbose if chief else 0, user_vocab=users,
+            checkpoint_dir=os.path.join(target, "checkpoint"), checkpoint_every=checkpoint_every, resume=resume,
+            validation=validation, callbacks=board if chief else [])
     metrics = None
-    if test is not None:
+    if test is not None and chief:
         metrics = evaluate_run(trained, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=ties)
-    save_run(target, trained, vocab, _run_info(model, preset, config, train_path, columns), log, metrics, users)
-    _put_in_place(target, out)
+    info = _run_info(model, preset, config, train_path, columns)
+    if worker is not None:
+        info["distribution"] = {"workers": worker.n_workers, "shard": shard}
+    with contextlib.nullcontext(target) if worker is None else distributed.worker_output(worker, target) as where:
+        save_run(where, trained, vocab, info, log, metrics, users)
+    if chief:
+        _put_in_place(target, out)
+    if worker is not None:
+        worker.barrier()  # the others wait for the chief's run directory
     return TrainedRun(out, model, config, log, metrics)
 
 
