@@ -115,6 +115,22 @@ def test_user_dropout_and_init_dropout_apply_in_training_only():
     np.testing.assert_allclose(user[kept], 2 * plain[-1].numpy()[kept], rtol=1e-5)
 
 
+def test_the_dropped_user_state_is_what_the_session_and_the_next_commit_see():
+    """As in the reference (its h_u is dropped out before it is stored): in `all` mode every step of the
+    session adds c W_us of the dropped c, and the next session start updates the user GRU from it."""
+    model = small_model("all", dropout_p_user=0.5)
+    _, states = model.step(tf.constant([1] * 64), model.initial_states(64))
+    opened = model.start_sessions(states, tf.ones([64], tf.bool), training=True)
+    user = opened[-1].numpy()
+    assert (user == 0).any()
+    hidden, after = model.step(tf.constant([5] * 64), opened)
+    expected = gru(model.cores[0], model.item_vectors.numpy()[[5] * 64], opened[0].numpy(),
+                   user @ model.user_to_session.numpy())
+    np.testing.assert_allclose(hidden.numpy(), expected, rtol=1e-5, atol=1e-6)
+    committed = model.start_sessions(after, tf.ones([64], tf.bool))[-1].numpy()
+    np.testing.assert_allclose(committed, gru(model.user_core, hidden.numpy(), user), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("bad", [
     {"user_propagation_mode": "output"}, {"user_units": 0}, {"dropout_p_user": 1.0}, {"dropout_p_init": -0.1},
 ])

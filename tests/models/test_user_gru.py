@@ -8,6 +8,7 @@ from zoo import training
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError
 from zoo.models.user_gru import UserGRU
+from zoo.optimization.optimizers import AdagradMomentum
 
 
 def sigmoid(x):
@@ -23,7 +24,7 @@ def expected_step(model, items, users, h):
     """The docstring's equations in NumPy, for one layer with the shared (constrained) embedding."""
     core, n = model.cores[0], model.layer_sizes[0]
     x = model.item_vectors.numpy()[items]
-    u = model.user_vectors.numpy()[users]
+    u = model.user_lr_scale * model.user_vectors.numpy()[users]  # u = s E_u[user]
     item_term, user_term = x @ core.input_kernel.numpy(), u @ model.user_kernel.numpy()
     if model.user_mode == "linear":
         a = item_term + user_term
@@ -40,9 +41,11 @@ def expected_step(model, items, users, h):
     return (1 - z) * h + z * c
 
 
-def small_model(mode):
-    model = UserGRU(n_items=9, n_users=4, layers=[3], user_embedding=2, user_mode=mode, seed=5)
-    model.cores[0].bias.assign(np.random.default_rng(0).normal(size=9).astype("float32"))
+def small_model(mode, **options):
+    model = UserGRU(n_items=9, n_users=4, layers=[3], user_embedding=2, user_mode=mode, seed=5, **options)
+    rng = np.random.default_rng(0)
+    model.cores[0].bias.assign(rng.normal(size=9).astype("float32"))
+    model.user_vectors.assign(rng.normal(size=(5, 2)).astype("float32"))  # rows of a trained size
     return model
 
 
@@ -52,9 +55,10 @@ def test_user_gru_passes_the_shared_model_checks(mode, tmp_path):
                              tmp_path)
 
 
-@pytest.mark.parametrize("mode", ["linear", "rectified", "attentional"])
-def test_step_is_the_docstring_equation(mode):
-    model = small_model(mode)
+@pytest.mark.parametrize("mode, scale", [("linear", 0.1), ("rectified", 0.1), ("attentional", 0.1), ("linear", 1.0),
+                                         ("attentional", 0.3)])
+def test_step_is_the_docstring_equation(mode, scale):
+    model = small_model(mode, user_lr_scale=scale)
     items, users = np.array([1, 2, 3, 8]), np.array([0, 1, 2, 3])
     h = np.random.default_rng(3).normal(size=(4, 3)).astype("float32")
     got, _ = model.step(tf.constant(items), [tf.constant(h)], users=tf.constant(users))
@@ -68,6 +72,7 @@ def test_two_users_with_the_same_session_get_different_scores():
 
 
 def test_unseen_users_get_the_fallback_vector_without_error():
+    """Index -1, the row count and beyond, and no users at all: the fallback row E_u[n_users]."""
     model = small_model("attentional")
     sessions = np.array([[1, 2, 3]] * 4)
     scores = model({"items": sessions, "users": np.array([-1, 4, 99, 4])}).numpy()
@@ -94,8 +99,61 @@ def test_the_fallback_vector_is_learned_from_replaced_users(unknown_p, learned):
     assert (np.abs(after[-1] - before[-1]).max() > 0) == learned
 
 
+def test_training_replaces_users_by_the_fallback_at_the_given_rate_and_keeps_unknown_ones_there():
+    model = small_model("linear", user_unknown_p=0.3)
+    users = tf.constant([0, 1, 2, 3, -1, 7] * 2000)
+    rows = model.user_rows(users, 12000, training=True).numpy()
+    known = np.tile([True] * 4 + [False] * 2, 2000)
+    assert (rows[~known] == 4).all()
+    assert abs((rows[known] == 4).mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(rows[known][rows[known] != 4], users.numpy()[known][rows[known] != 4])
+    np.testing.assert_array_equal(model.user_rows(users, 12000).numpy()[known], users.numpy()[known])  # inference
+
+
+def train_step_data(users):
+    inputs = {"item": tf.constant([1, 2, 3, 4]), "reset": tf.constant([True, False, False, True]),
+              "mask": tf.constant([True] * 4), "user": tf.constant(users), "negatives": tf.constant([5, 6])}
+    return inputs, tf.constant([2, 3, 4, 5])
+
+
+def test_the_train_step_reads_and_updates_only_the_slots_user_rows():
+    """A whole read of the user table (what `tf.gather` on the Keras variable does) copied all
+    n_users x D_u floats every step; the step gathers the slots' rows from the tf.Variable and the
+    optimizer scatters their update, as for the item table."""
+    model = small_model("linear", batch_size=4, user_unknown_p=0.0)
+    model.compile(optimizer=AdagradMomentum(0.1))
+    data = train_step_data([0, 1, 1, -1])
+    before = model.user_vectors.numpy()
+    model.train_step(data)
+    changed = np.abs(model.user_vectors.numpy() - before).max(axis=1) > 0
+    np.testing.assert_array_equal(changed, [True, True, False, False, True])  # users 0, 1 and the fallback
+    graph = tf.function(model.train_step).get_concrete_function(data).graph
+    handle = [inner for outer, inner in graph.captures if outer is model.user_vectors.value.handle]
+    uses = sorted(op.type for op in handle[0].consumers())
+    assert uses == ["ResourceGather", "ResourceGather", "ResourceScatterUpdate"], uses  # no ReadVariableOp
+
+
+def test_a_users_first_adagrad_step_moves_u_by_about_user_lr_scale_times_the_learning_rate():
+    """Adagrad's first step of a row is -lr g / sqrt(g^2 + eps): lr in every coordinate whose |g| is
+    well above sqrt(eps), whatever its size (here eps ~ 0); with u = s E_u[user] the user vector moves
+    by s lr (s = `user_lr_scale`)."""
+    for scale in (1.0, 0.1):
+        model = small_model("linear", batch_size=4, user_unknown_p=0.0, user_lr_scale=scale)
+        model.compile(optimizer=AdagradMomentum(0.2, epsilon=1e-20))
+        before = model.user_vectors.numpy()[2]
+        model.train_step(train_step_data([2, 3, 3, 3]))
+        np.testing.assert_allclose(scale * np.abs(model.user_vectors.numpy()[2] - before), 0.2 * scale, rtol=1e-4)
+
+
+def test_models_saved_without_user_lr_scale_load_with_scale_one():
+    config = small_model("linear").get_config()
+    del config["user_lr_scale"]
+    assert UserGRU.from_config(config).user_lr_scale == 1.0
+    assert UserGRU(n_items=5, n_users=2).user_lr_scale == 0.1
+
+
 @pytest.mark.parametrize("bad", [
-    {"user_mode": "multiplicative"}, {"user_embedding": 0}, {"user_unknown_p": 1.0},
+    {"user_mode": "multiplicative"}, {"user_embedding": 0}, {"user_unknown_p": 1.0}, {"user_lr_scale": 0.0},
     {"user_mode": "attentional", "constrained_embedding": False},
 ])
 def test_bad_options_raise_config_errors(bad):

@@ -3,7 +3,7 @@
 A configuration is one flat dict: the model options of `SessionRecommender` plus the training options
 (`learning_rate`, `momentum`, `optimizer`, `n_sample`, `sample_alpha`, `epochs`, `seed`), plus the
 options of the personalized models (HRNN: `user_units`, `user_propagation_mode`, `dropout_p_user`,
-`dropout_p_init`; user-gated GRU: `user_embedding`, `user_mode`, `user_unknown_p`), which only those
+`dropout_p_init`; user-gated GRU: `user_embedding`, `user_mode`, `user_unknown_p`, `user_lr_scale`), which only those
 models take (`model_options`).
 
 Presets are the hyper-parameters published with the official GRU4Rec code (its `paramfiles/`, tuned
@@ -56,10 +56,11 @@ DEFAULTS = {
     "user_units": 100,
     "user_propagation_mode": "init",
     "dropout_p_user": 0.0,
-    "dropout_p_init": 0.0,
+    "dropout_p_init": 0.2,
     "user_embedding": 100,
     "user_mode": "linear",
-    "user_unknown_p": 0.05,
+    "user_unknown_p": 0.5,
+    "user_lr_scale": 0.1,
 }
 
 MODEL_KEYS = ("layers", "embedding", "constrained_embedding", "dropout_p_embed", "dropout_p_hidden",
@@ -188,7 +189,7 @@ def validate(config):
 
 MODEL_SPECIFIC_KEYS = {"reset_after": "gru4rec", "user_units": "hrnn", "user_propagation_mode": "hrnn", "dropout_p_user": "hrnn",
                        "dropout_p_init": "hrnn", "user_embedding": "user_gru", "user_mode": "user_gru",
-                       "user_unknown_p": "user_gru"}
+                       "user_unknown_p": "user_gru", "user_lr_scale": "user_gru"}
 
 
 def model_options(config, extra=()):
