@@ -217,3 +217,31 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_is_saved(run_dir, data, t
     monkeypatch.undo()
     assert main(argv) in (0, None)
     assert (target / "model.keras").stat().st_ino != inode and not (tmp_path / "again.next").exists()
+
+
+def test_resume_of_a_finished_run_keeps_it_whole_until_the_longer_one_is_saved(run_dir, data, tmp_path, monkeypatch):
+    """A kill between the first new checkpoint and the new model left a 'complete' 2-epoch run whose
+    checkpoint was of epoch 3 (CI, tests/test_crash_injection.py): a finished run trains on in RUN_DIR.next."""
+    import shutil
+
+    from zoo import training
+    from zoo.training import checkpoints
+
+    target = tmp_path / "finished"
+    shutil.copytree(run_dir, target)
+    files = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    real_fit = training.fit
+
+    def dies_after_training(*args, **kwargs):
+        real_fit(*args, **kwargs)  # its checkpoints are written; the process dies before the run is saved
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "fit", dies_after_training)
+    argv = ["train", "--train", str(data / "train.tsv"), "--out", str(target), "--resume", "--epochs", "3", "--quiet"]
+    assert main(argv) == 130
+    assert {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()} == files
+    monkeypatch.undo()
+    assert main(argv) in (0, None)
+    assert [row["epoch"] for row in json.loads((target / "train_log.json").read_text())] == [1, 2, 3]
+    assert checkpoints.saved_config(str(target / "checkpoint"))["epochs"] == 3
+    assert not (tmp_path / "finished.next").exists()

@@ -52,7 +52,8 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
         columns: `load_events` column names (session_key, item_key, time_key, user_key).
         overwrite: replace an existing `out`: the new run is trained in `out.next` and swapped with the
             old one in one step once it is complete; until then `out` is the old run, whole.
-        resume: continue the run in `out` from its last checkpoint.
+        resume: continue the run in `out` from its last checkpoint: in place if the run was interrupted;
+            in `out.next`, swapped in once complete, if it had finished (`out` stays that run, whole).
         checkpoint_every: also checkpoint every this many steps (0: at epoch ends only).
         cutoffs, ties: of the test metrics (`zoo.evaluation.evaluate`).
         tensorboard: a directory for TensorBoard logs, or None.
@@ -119,7 +120,11 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
     users = training.user_vocabulary(train, model)
     board = [keras.callbacks.TensorBoard(tensorboard)] if tensorboard else []
     chief = worker is None or worker.is_chief  # the others write temporary folders only
-    target = _staging(out) if chief and overwrite and not resume and os.path.isdir(out) else out
+    target = out
+    if chief and os.path.isdir(out) and (overwrite and not resume or resume and _is_complete(out)):
+        target = _staging(out)  # the old run stays whole in `out` until the new one replaces it
+        if resume:  # a complete run trained on: from a copy of its checkpoint
+            shutil.copytree(checkpoint_dir, os.path.join(target, "checkpoint"))
     if worker is None:
         trained, vocab, log = training.fit(model, train, config, verbose=verbose, user_vocab=users,
                                            checkpoint_dir=os.path.join(target, "checkpoint"),
@@ -172,6 +177,11 @@ def _staging(out):
     staging = out.rstrip("/") + ".next"
     shutil.rmtree(staging, ignore_errors=True)
     return staging
+
+
+def _is_complete(run_dir):
+    """Whether `run_dir` holds a finished run (its model saved), as opposed to an interrupted one."""
+    return os.path.exists(os.path.join(run_dir, "model.keras"))
 
 
 def _put_in_place(target, out):
