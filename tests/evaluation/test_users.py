@@ -7,6 +7,7 @@ from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
 from zoo.evaluation import evaluate, evaluate_run, evaluate_users
 from zoo.models.gru4rec import GRU4Rec
+from zoo.models.gru4rec_concat import GRU4RecConcat
 from zoo.models.hrnn import HRNN
 from zoo.models.user_gru import UserGRU
 
@@ -30,10 +31,10 @@ CASES = [
 ]
 
 
-def mean_reciprocal_rank(model, users=None):
+def mean_reciprocal_rank(model, users=None, cases=CASES):
     """1 / conservative rank of each case's target after `model` plays the case, averaged."""
     reciprocal = []
-    for items, starts, target, user in CASES:
+    for items, starts, target, user in cases:
         flags = np.isin(np.arange(len(items)), starts)[None]
         inputs = {"items": np.array([items]), "session_starts": flags}
         if users is not None:
@@ -52,6 +53,32 @@ def test_user_protocol_replays_each_users_history(make):
     metrics = evaluate_users(model, TEST, ITEMS, HISTORY, cutoffs=(10,), batch_size=2)
     assert metrics["mrr@10"] == pytest.approx(mean_reciprocal_rank(model), rel=1e-6)
     assert (metrics["events"], metrics["sessions"], metrics["users"], metrics["protocol"]) == (4, 3, 3, "user")
+
+
+def test_the_breakdowns_place_each_ranked_event_by_position_and_earlier_sessions():
+    model = GRU4Rec(n_items=10, layers=[6], seed=1)
+    metrics = evaluate_users(model, TEST, ITEMS, HISTORY, cutoffs=(10,))
+    # ann: after her 1st and 2nd test click (2 earlier sessions); bob: 1st (1); dan: 1st (none)
+    assert {group: m["events"] for group, m in metrics["by_position"].items()} == {"1": 3, "2": 1, "3": 0, "4+": 0}
+    assert {group: m["events"] for group, m in metrics["by_earlier_sessions"].items()} == {
+        "0": 1, "1": 1, "2-4": 2, "5+": 0}
+    per_case = [mean_reciprocal_rank(model, cases=[case]) for case in CASES]
+    assert metrics["by_earlier_sessions"]["2-4"]["mrr@10"] == pytest.approx(np.mean(per_case[:2]), rel=1e-6)
+    assert metrics["by_position"]["2"]["mrr@10"] == pytest.approx(per_case[1], rel=1e-6)
+    assert "mrr@10" not in metrics["by_position"]["3"]
+
+
+def test_the_concat_model_plays_each_users_history_and_test_as_one_sequence():
+    """Every event played, no session start (not even the skip of a session's last click), the same
+    events ranked as for the other models."""
+    model = GRU4RecConcat(n_items=10, n_users=3, layers=[6], seed=1)
+    joined = [([1, 2, 3, 6, 7, 8, 0], 1, "ann"), ([1, 2, 3, 6, 7, 8, 0, 1], 5, "ann"), ([4, 5, 3], 3, "bob"),
+              ([7], 8, "dan")]
+    metrics = evaluate_users(model, TEST, ITEMS, HISTORY, cutoffs=(10,), batch_size=2)
+    assert metrics["events"] == 4
+    assert metrics["mrr@10"] == pytest.approx(
+        mean_reciprocal_rank(model, cases=[(items, [], target, user) for items, target, user in joined]), rel=1e-6)
+    assert metrics["mrr@10"] != pytest.approx(mean_reciprocal_rank(model), rel=1e-3)  # GRU4Rec's way differs
 
 
 def test_user_embeddings_follow_the_user_vocabulary_and_unseen_users_fall_back():

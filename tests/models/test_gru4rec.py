@@ -210,3 +210,28 @@ def test_embedding_dropout_with_one_hot_input_is_refused():
     with pytest.raises(ConfigError, match="dropout_p_embed needs an item embedding"):
         GRU4Rec(n_items=7, constrained_embedding=False, embedding=0, dropout_p_embed=0.5)
     GRU4Rec(n_items=7, constrained_embedding=False, embedding=4, dropout_p_embed=0.5)  # an embedding: fine
+
+
+def test_gru4rec_concat_passes_the_shared_personalized_checks(tmp_path):
+    from model_checks import check_personalized_model
+
+    from zoo.models.gru4rec_concat import GRU4RecConcat
+
+    check_personalized_model(lambda **kw: GRU4RecConcat(layers=[16], seed=1, **kw), tmp_path)
+
+
+def test_gru4rec_concat_trains_across_session_boundaries():
+    """Its training pairs include (last click of a session -> first click of the user's next one)."""
+    import pandas as pd
+
+    from zoo.datasets.batches import order_sessions
+    from zoo.datasets.vocab import Vocabulary
+    from zoo.models.gru4rec_concat import GRU4RecConcat
+    from zoo.training.data import training_sequences
+
+    log = pd.DataFrame({"SessionId": [1, 1, 2, 2, 3], "ItemId": ["a", "b", "c", "d", "e"],
+                        "Time": [0.0, 1, 100, 101, 50], "UserId": ["u", "u", "u", "u", "v"]})
+    vocab = Vocabulary.fit(log.ItemId)
+    joined = order_sessions(training_sequences(log, GRU4RecConcat), vocab)
+    assert joined.n_pairs == 3 and vocab.decode(joined.items).tolist() == ["a", "b", "c", "d", "e"]
+    assert order_sessions(training_sequences(log, GRU4Rec), vocab).n_pairs == 2

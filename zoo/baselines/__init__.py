@@ -1,7 +1,8 @@
 """Non-neural baselines fitted on the training events, evaluated and served like the RNNs.
 
 Every baseline is a `Baseline` (see `zoo.baselines.baseline`): `fit(order)` on the training sessions,
-then `score_sessions(histories)` scores all items for a batch of session prefixes. `zoo.evaluation`
+then `score_sessions(histories, past, start_times)` scores all items for a batch of session prefixes
+(`past`, the user's earlier items, and `start_times` where the evaluation knows them). `zoo.evaluation`
 ranks those scores with the same tie modes and metrics as the RNNs' (`prefix_ranks`).
 
 | name | file | what it scores |
@@ -10,6 +11,8 @@ ranks those scores with the same tie modes and metrics as the RNNs' (`prefix_ran
 | `spop` | `spop.py` | count in the session, ties by training count |
 | `sr` | `sr.py` | sequential rules from the session's last item (Ludewig & Jannach 2018) |
 | `sknn`, `vsknn` | `knn.py` | session-based kNN, V-SKNN with linear position decay (Ludewig & Jannach 2018) |
+| `vsknn_e` | `session_aware_knn.py` | V-SKNN on the session extended by the user's latest items (Latifi et al. 2021) |
+| `recent_pop` | `recent_pop.py` | training count in the hours before the session |
 | `fpmc` | `fpmc.py` | factorized first-order Markov chain + item bias, BPR (Rendle et al. 2010) |
 """
 import time

@@ -46,11 +46,15 @@ class Baseline:
         """Fits on a `SessionOrder` of the training events; returns per-epoch log rows or None."""
         raise NotImplementedError
 
-    def score_sessions(self, histories):
+    def score_sessions(self, histories, past=None, start_times=None):
         """Scores [B, n_items] (float64) of the next item after each history.
 
         Args:
             histories: int [B, T] item indices of each session so far, padded with -1 at the end.
+            past: int [B, P] item indices of the user's earlier sessions, oldest first, padded with -1
+                at the end (the user protocol); None: unknown. Only session-aware baselines use it.
+            start_times: float [B] the Unix time (seconds) of each session's first event; None:
+                just after the training log. Only time-aware baselines use it.
         """
         raise NotImplementedError
 

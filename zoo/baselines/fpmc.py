@@ -53,5 +53,5 @@ class FPMC(Baseline):
         np.add.at(self.bias, j, lr * (-g - reg * self.bias[j]))
         return float(np.logaddexp(0, -x).sum())
 
-    def score_sessions(self, histories):
+    def score_sessions(self, histories, past=None, start_times=None):
         return self.last_factors[last_items(histories)] @ self.next_factors.T + self.bias

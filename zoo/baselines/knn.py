@@ -45,7 +45,7 @@ class SKNN(Baseline):
         sample.data = sample.data / np.sqrt(history_sizes[sample.row] * session_sizes[sample.col])
         return top_per_row(sample, self.options["k"])
 
-    def score_sessions(self, histories):
+    def score_sessions(self, histories, past=None, start_times=None):
         return (self.similarities(histories) @ self.sessions).toarray()
 
 

@@ -16,6 +16,6 @@ class SPop(Baseline):
     def fit(self, order):
         self.counts = np.bincount(order.items, minlength=self.n_items).astype(np.float64)
 
-    def score_sessions(self, histories):
+    def score_sessions(self, histories, past=None, start_times=None):
         in_session = history_matrix(histories, self.n_items).toarray()
         return in_session + self.counts / (self.counts.max() + 1)

@@ -39,5 +39,5 @@ class SR(Baseline):
         self.rules = sp.csr_matrix((state["rules_data"], state["rules_indices"], state["rules_indptr"]),
                                    shape=(self.n_items, self.n_items))
 
-    def score_sessions(self, histories):
+    def score_sessions(self, histories, past=None, start_times=None):
         return self.rules[last_items(histories)].toarray()

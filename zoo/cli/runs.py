@@ -28,6 +28,13 @@ def _add_ranking(p):
                    help="how equal scores rank (default conservative, as the reference GRU4Rec)")
 
 
+def _add_protocol(p):
+    p.add_argument("--protocol", default="auto", choices=("auto", "session", "user"),
+                   help="session: each test session from zero; user: each user's test events after the "
+                        "user's history; auto (default): user for a personalized model and a test log with "
+                        "user ids, else session (see zoo.evaluation)")
+
+
 def _add_train(subparsers):
     p = subparsers.add_parser("train", help="train a model on an event log and save a run directory")
     p.add_argument("--model", default="gru4rec", help="model name, see `zoo models` (default gru4rec)")
@@ -58,6 +65,7 @@ def _add_train(subparsers):
                    help="with several workers: slots (default; every worker reads the whole log and plays its share "
                         "of the session slots: the one-worker result) or sessions (each worker reads and schedules "
                         "only its shard of the sessions, by a hash of the session id)")
+    _add_protocol(p)
     _add_columns(p)
     _add_ranking(p)
     add_threads_option(p)
@@ -69,10 +77,7 @@ def _add_evaluate(subparsers):
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--test", required=True, metavar="PATH", help="test event log")
     p.add_argument("--batch-size", type=int, default=512, help="sessions scored in parallel (default 512)")
-    p.add_argument("--protocol", default="auto", choices=("auto", "session", "user"),
-                   help="session: each test session from zero; user: each user's test events after the "
-                        "user's history; auto (default): user for a personalized run and a test log with "
-                        "user ids, else session (see zoo.evaluation)")
+    _add_protocol(p)
     p.add_argument("--history", metavar="PATH",
                    help="the events before the test, for the user protocol (default: the run's training log)")
     p.add_argument("--negatives", metavar="FILE",
@@ -157,8 +162,8 @@ def _train(args):
     result = train_run(args.out, args.train, model=args.model, test_path=args.test, validation_path=args.validation,
                        preset=args.preset, sets=args.set, epochs=args.epochs, columns=_columns(args),
                        overwrite=args.overwrite, resume=args.resume, checkpoint_every=args.checkpoint_every,
-                       cutoffs=_cutoffs(args.cutoffs), ties=args.ties, tensorboard=args.tensorboard,
-                       verbose=0 if args.quiet else 1, shard=args.shard)
+                       cutoffs=_cutoffs(args.cutoffs), ties=args.ties, protocol=args.protocol,
+                       tensorboard=args.tensorboard, verbose=0 if args.quiet else 1, shard=args.shard)
     if args.model in BASELINES:
         options = ", ".join(f"{k}={v}" for k, v in result.options.items()) or "no options"
         print(f"fitted {args.model} ({options}); saved {args.out}", file=sys.stderr)

@@ -25,8 +25,6 @@ def evaluate_run(model, test, item_vocab, protocol="auto", history=None, user_vo
     protocol = resolve_protocol(model, test, protocol)
     if protocol == "session":
         return {**evaluate(model, test, item_vocab, **options), "protocol": "session"}
-    if not hasattr(model, "step"):
-        raise UserError(f"{type(model).__name__} is a session baseline: it runs the session protocol only")
     if history is None:
         raise UserError("the user protocol needs the events before the test (the training events)")
     return evaluate_users(model, test, item_vocab, history, user_vocab, **options)
@@ -43,9 +41,11 @@ def check_evaluable(test, item_vocab, protocol, name):
 
     Raises:
         DataError: no session would be left to rank (session protocol: none with 2 or more known
-            items; user protocol: no known item at all).
+            items; user protocol: no user ids, or no known item at all).
     """
     if protocol == "user":
+        if USER not in test:
+            raise DataError(f"{name}: no user ids (a UserId column, or --user-key): the user protocol needs them")
         if not (item_vocab.encode(test[ITEM]) >= 0).any():
             raise DataError(f"{name}: none of its items is in the training log; nothing to evaluate")
         return

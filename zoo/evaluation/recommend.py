@@ -14,9 +14,11 @@ def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessi
 
     Personalized models: `earlier_sessions` (the user's sessions before this one, oldest first, each
     a list of item ids) are replayed first (each one's last event only as a target, as in training),
-    so HRNN builds its user state from them; `user` (an id of `users`, the run's user vocabulary)
-    picks the user-gated GRU's user vector, and an unseen or absent user gets its fallback vector.
-    Other models start the session from zero whatever came before.
+    so HRNN builds its user state from them (GRU4Rec-Concat plays them and this session as one
+    sequence); `user` (an id of `users`, the run's user vocabulary) picks the user-gated GRU's user
+    vector, and an unseen or absent user gets its fallback vector. Session-aware baselines see the
+    earlier sessions' items as the user's past. Other models start the session from zero whatever
+    came before.
 
     A catalogue of more than `chunk_size` items is scored `chunk_size` items at a time, each chunk's
     best k merged into a running top-k (`running_top_k`): the same items, scores and order (ties by
@@ -36,7 +38,8 @@ def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessi
     played = [c for c in played if c.size]
     items = np.concatenate(played)[np.newaxis, :]
     starts = np.zeros(items.shape, bool)
-    starts[0, np.cumsum([len(c) for c in played])[:-1]] = True
+    if not getattr(model, "concatenates_sessions", False):  # one sequence: no session start
+        starts[0, np.cumsum([len(c) for c in played])[:-1]] = True
     inputs = {"items": items, "session_starts": starts}
     if user is not None and users is not None:
         inputs["users"] = users.encode([user])
@@ -45,8 +48,9 @@ def recommend(model, vocab, item_ids, k=10, exclude_history=False, earlier_sessi
         top, scores = running_top_k(_score_chunks(model, inputs, table, chunk_size), k,
                                     known if exclude_history else ())
         return list(zip(vocab.decode(top), scores.tolist())), unknown
-    if hasattr(model, "score_sessions"):  # a baseline
-        scores = model.score_sessions(known[np.newaxis, :])[0]
+    if hasattr(model, "score_sessions"):  # a baseline; the earlier sessions are its user's past
+        past = np.concatenate(played[:-1])[np.newaxis, :] if len(played) > 1 else None
+        scores = model.score_sessions(known[np.newaxis, :], past=past)[0]
     else:
         scores = model(inputs).numpy()[0]
     if exclude_history:

@@ -1,10 +1,14 @@
 """The session protocol: each test session played from zero, every next item ranked over the whole catalogue."""
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from zoo.datasets.batches import order_sessions, session_parallel_batches
 from zoo.datasets.io import ITEM, SESSION
+from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
+from zoo.evaluation.breakdowns import breakdowns, event_context
 from zoo.evaluation.ranking import (
     ITEM_CHUNK,
     array_rank_counts,
@@ -58,26 +62,54 @@ def target_ranks(model, batches, ties="conservative", chunk_size=ITEM_CHUNK):
     return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
 
 
-def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=ITEM_CHUNK):
-    """Ranks [n_pairs] of every target of `order` (SessionOrder) by a baseline's `score_sessions`.
+def prefix_targets(order):
+    """Indices into `order.items` of every target: each event but its session's first, in order."""
+    session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
+    return np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
+
+
+def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=ITEM_CHUNK, targets=None, past=None):
+    """Ranks [n_targets] of the targets of `order` (SessionOrder) by a baseline's `score_sessions`.
 
     Each target is scored after the history of its session up to it, in batches of `batch_size`
     histories; ties and ranks as for the recurrent models. The baseline scores the whole catalogue
     (its interface); the comparisons run `chunk_size` items at a time (`ranking.array_rank_counts`).
+
+    Args:
+        targets: indices into `order.items` of the targets to rank (default `prefix_targets(order)`).
+        past: the user's earlier sessions, for session-aware baselines (`Baseline.score_sessions`):
+            (items, begin, end), item indices and, per session of `order`, its user's earlier items
+            items[begin:end] (oldest first); None: no user history.
     """
     chunk_size = check_chunk_size(chunk_size)
     session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
-    targets = np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
+    targets = prefix_targets(order) if targets is None else np.asarray(targets)
     starts = order.offsets[session[targets]]
     greater, equal = [], []
     for b in range(0, len(targets), batch_size):
         target, start = targets[b:b + batch_size], starts[b:b + batch_size]
-        positions = start[:, np.newaxis] + np.arange((target - start).max())
-        histories = np.where(positions < target[:, np.newaxis], order.items[np.minimum(positions, target[-1])], -1)
-        g, e = array_rank_counts(model.score_sessions(histories), order.items[target], chunk_size)
+        histories = padded(order.items, start, target)
+        context = {"start_times": order.start_times[session[target]]}
+        if past is not None:
+            items, begin, end = past
+            context["past"] = padded(items, begin[session[target]], end[session[target]])
+        g, e = array_rank_counts(model.score_sessions(histories, **context), order.items[target], chunk_size)
         greater.append(g)
         equal.append(e)
     return ranks_from_counts(np.concatenate(greater), np.concatenate(equal), ties)
+
+
+def padded(items, begin, end):
+    """int [B, max(end - begin)]: row r is items[begin[r]:end[r]], padded with -1 at the end."""
+    width = max(int((end - begin).max()), 1) if len(begin) else 1
+    positions = begin[:, np.newaxis] + np.arange(width)
+    return np.where(positions < end[:, np.newaxis], items[np.minimum(positions, len(items) - 1)], -1)
+
+
+def row_order(events):
+    """The frame row of every event of `order_sessions(events, ...)`, in its play order."""
+    rows = np.arange(len(events))
+    return order_sessions(events.assign(**{ITEM: rows}), Vocabulary(rows, "int")).items
 
 
 def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512,
@@ -95,8 +127,9 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
             not depend on it.
 
     Returns:
-        dict with `recall@K`, `mrr@K` for every K, `events` (ranked targets), `sessions`, and the
-        counts of dropped unknown-item events and short sessions.
+        dict with `recall@K`, `mrr@K` for every K, `events` (ranked targets), `sessions`, the
+        counts of dropped unknown-item events and short sessions, and `by_position`
+        (`zoo.evaluation.breakdowns`).
 
     Example:
 
@@ -110,9 +143,15 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         raise DataError("no test session is left after dropping items unknown to the model "
                         f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
     order = order_sessions(test, item_vocab)
+    rows = row_order(test)  # the frame row of each event of `order`
     if hasattr(model, "score_sessions"):
-        ranks = prefix_ranks(model, order, ties, batch_size, chunk_size)
+        targets = prefix_targets(order)
+        ranks = prefix_ranks(model, order, ties, batch_size, chunk_size, targets)
+        target_rows = rows[targets]
     else:
         ranks = target_ranks(model, session_parallel_batches(order, batch_size), ties, chunk_size)
+        by_row = session_parallel_batches(dataclasses.replace(order, items=rows), batch_size)
+        target_rows = by_row.targets[by_row.mask]  # the same step-major order as the ranks
+    position = event_context(test).position[target_rows]
     return {**metrics_from_ranks(ranks, cutoffs), "events": int(len(ranks)), "sessions": order.n_sessions,
-            "ties": ties, **counts}
+            "ties": ties, **counts, **breakdowns(ranks, position, None, cutoffs)}

@@ -7,6 +7,8 @@ from zoo.errors import ConfigError
 MODELS = {
     "simple_rnn": ("zoo.models.simple_rnn", "SimpleRNN", "Elman RNN: h = tanh(x W + h U + b)"),
     "gru4rec": ("zoo.models.gru4rec", "GRU4Rec", "GRU4Rec (Hidasi et al. 2016/2018): the reference GRU, session-parallel"),
+    "gru4rec_concat": ("zoo.models.gru4rec_concat", "GRU4RecConcat",
+                       "GRU4Rec over each user's sessions joined into one sequence (HRNN paper's RNN Concat)"),
     "lstm": ("zoo.models.lstm", "LSTM", "LSTM with (h, c) carried and reset per session"),
     "hrnn": ("zoo.models.hrnn", "HRNN", "HRNN (Quadrana et al. 2017): session GRU under a user GRU, user-parallel"),
     "user_gru": ("zoo.models.user_gru", "UserGRU", "user-gated GRU (Donkers et al. 2017): a user embedding in the gates"),
@@ -15,10 +17,13 @@ MODELS = {
     "sr": ("zoo.baselines.sr", "SR", "baseline: sequential rules a->b weighted 1/gap (Ludewig & Jannach 2018)"),
     "sknn": ("zoo.baselines.knn", "SKNN", "baseline: session-based kNN, cosine over item sets (Ludewig & Jannach 2018)"),
     "vsknn": ("zoo.baselines.knn", "VSKNN", "baseline: V-SKNN, kNN with linear position decay (Ludewig & Jannach 2018)"),
+    "vsknn_e": ("zoo.baselines.session_aware_knn", "SessionAwareVSKNN",
+                "baseline: V-SKNN on sessions extended by the user's latest items (Latifi et al. 2021)"),
+    "recent_pop": ("zoo.baselines.recent_pop", "RecentPop", "baseline: most clicked in the hours before the session"),
     "fpmc": ("zoo.baselines.fpmc", "FPMC", "baseline: factorized Markov chain + item bias, BPR (Rendle et al. 2010)"),
 }
 # the non-neural models (zoo.baselines): fitted by `zoo.baselines.fit`, saved as baseline.npz
-BASELINES = ("pop", "spop", "sr", "sknn", "vsknn", "fpmc")
+BASELINES = ("pop", "spop", "sr", "sknn", "vsknn", "vsknn_e", "recent_pop", "fpmc")
 
 
 def list_models():

@@ -17,7 +17,7 @@ from zoo.datasets import sharding
 from zoo.datasets.io import ITEM, load_events
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import UserError
-from zoo.evaluation import check_evaluable, evaluate, evaluate_run, resolve_protocol
+from zoo.evaluation import check_evaluable, evaluate_run, resolve_protocol
 from zoo.models import registry
 from zoo.runs.directory import save_run
 from zoo.training import checkpoints, distributed, presets
@@ -38,7 +38,7 @@ class TrainedRun:
 
 def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_path=None, preset=None, sets=(),
               epochs=None, columns=None, overwrite=False, resume=False, checkpoint_every=0, cutoffs=(5, 10, 20),
-              ties="conservative", tensorboard=None, verbose=1, shard="slots"):
+              ties="conservative", protocol="auto", tensorboard=None, verbose=1, shard="slots"):
     """Trains `model` on the log at `train_path` and saves the run directory `out` (see `zoo.runs`).
 
     Args:
@@ -55,7 +55,8 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
         resume: continue the run in `out` from its last checkpoint: in place if the run was interrupted;
             in `out.next`, swapped in once complete, if it had finished (`out` stays that run, whole).
         checkpoint_every: also checkpoint every this many steps (0: at epoch ends only).
-        cutoffs, ties: of the test metrics (`zoo.evaluation.evaluate`).
+        cutoffs, ties, protocol: of the test metrics (`zoo.evaluation.evaluate_run`; the user protocol's
+            history is the training log).
         tensorboard: a directory for TensorBoard logs, or None.
         verbose: Keras progress (0: none, 1: a bar).
         shard: with a cluster in TF_CONFIG (`zoo.training.distributed`): "slots" (every worker reads the
@@ -78,7 +79,8 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
                 or epochs is not None and model != "fpmc"):
             raise UserError(f"{model} is a baseline: --preset, --resume, --checkpoint-every, --validation and "
                             "--tensorboard do not apply (--epochs only to fpmc); set its options with --set")
-        return _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties)
+        return _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties,
+                               protocol)
     worker = distributed.join_cluster()  # None: one process (no cluster in TF_CONFIG)
     checkpoint_dir = os.path.join(out, "checkpoint")
     if resume:  # the run's own target unless --epochs changes it
@@ -110,7 +112,7 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
     else:
         train = load_events(train_path, **columns)
         vocab = Vocabulary.fit(train[ITEM])
-    test = _load_evaluable(test_path, "--test", columns, vocab, registry.model_class(model))
+    test = _load_evaluable(test_path, "--test", columns, vocab, registry.model_class(model), protocol)
     validation = _load_evaluable(validation_path, "--validation", columns, vocab)
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise UserError("--tensorboard needs the tensorboard package: pip install tensorboard")
@@ -138,7 +140,8 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
             validation=validation, callbacks=board if chief else [])
     metrics = None
     if test is not None and chief:
-        metrics = evaluate_run(trained, test, vocab, history=train, user_vocab=users, cutoffs=cutoffs, ties=ties)
+        metrics = evaluate_run(trained, test, vocab, protocol, history=train, user_vocab=users, cutoffs=cutoffs,
+                               ties=ties)
     info = _run_info(model, preset, config, train_path, columns)
     if worker is not None:
         info["distribution"] = {"workers": worker.n_workers, "shard": shard}
@@ -151,7 +154,7 @@ def train_run(out, train_path, *, model="gru4rec", test_path=None, validation_pa
     return TrainedRun(out, model, config, log, metrics)
 
 
-def _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties):
+def _train_baseline(out, train_path, model, test_path, sets, epochs, columns, overwrite, cutoffs, ties, protocol):
     """`train_run` of a baseline: fit on the training log, evaluate on the test log, save the run."""
     from zoo import baselines
 
@@ -159,12 +162,13 @@ def _train_baseline(out, train_path, model, test_path, sets, epochs, columns, ov
     if os.path.exists(out) and not overwrite:
         raise UserError(f"{out} exists; pass --overwrite to replace it, or choose another --out")
     train = load_events(train_path, **columns)
-    test = _load_evaluable(test_path, "--test", columns, Vocabulary.fit(train[ITEM]))
+    cls = registry.model_class(model)
+    test = _load_evaluable(test_path, "--test", columns, Vocabulary.fit(train[ITEM]), cls, protocol)
     sets = [*sets, *([f"epochs={epochs}"] if epochs is not None else [])]
     fitted, vocab, log = baselines.fit(model, train, sets)
     metrics = None
     if test is not None:
-        metrics = {**evaluate(fitted, test, vocab, cutoffs=cutoffs, ties=ties), "protocol": "session"}
+        metrics = evaluate_run(fitted, test, vocab, protocol, history=train, cutoffs=cutoffs, ties=ties)
     target = _staging(out) if os.path.isdir(out) else out
     save_run(target, fitted, vocab, _run_info(model, None, fitted.options, train_path, columns), log, metrics)
     _put_in_place(target, out)
@@ -196,17 +200,17 @@ def _check_ranking_options(cutoffs):
         raise UserError(f"--cutoffs must be positive, got {','.join(map(str, cutoffs))!r}")
 
 
-def _load_evaluable(path, option, columns, vocab, model_class=None):
+def _load_evaluable(path, option, columns, vocab, model_class=None, protocol="auto"):
     """The log at `path` (None without one), read and checked before training, so that a log that
     would leave nothing to evaluate fails first, naming itself and its option.
 
-    `model_class`: the model the log evaluates after training (its protocol); None: the session
-    protocol, as the per-epoch validation runs it.
+    `model_class`, `protocol`: the model the log evaluates after training and the protocol asked
+    for; no `model_class`: the session protocol, as the per-epoch validation runs it.
     """
     if not path:
         return None
     events = load_events(path, **columns)
-    protocol = "session" if model_class is None else resolve_protocol(model_class, events)
+    protocol = "session" if model_class is None else resolve_protocol(model_class, events, protocol)
     check_evaluable(events, vocab, protocol, f"{path} ({option})")
     return events
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from zoo.datasets.batches import order_sessions, session_parallel_batches, user_parallel_batches
-from zoo.datasets.io import ITEM, USER
+from zoo.datasets.io import ITEM, SESSION, USER
 from zoo.datasets.pipeline import session_parallel_dataset
 from zoo.datasets.sampling import with_negatives
 from zoo.datasets.vocab import Vocabulary
@@ -28,6 +28,14 @@ def user_vocabulary(events, model_name):
         raise DataError(f"{model_name} is a personalized model: the training data needs user ids "
                         "(a UserId column, or name it with --user-key)")
     return Vocabulary.fit(events[USER])
+
+
+def training_sequences(events, model_class):
+    """The sequences a model trains on: the sessions, or each user's sessions joined into one (a model
+    that `concatenates_sessions`, e.g. `zoo.models.gru4rec_concat`: the session id becomes the user id)."""
+    if getattr(model_class, "concatenates_sessions", False):
+        return events.assign(**{SESSION: events[USER]})
+    return events
 
 
 def train_dataset(events, item_vocab, config, user_vocab=None, user_parallel=False, first_epoch=0):

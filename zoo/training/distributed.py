@@ -74,6 +74,7 @@ from zoo.errors import ConfigError, DataError, UserError
 from zoo.optimization import losses
 from zoo.optimization.optimizers import DistinctRows, read_rows
 from zoo.training import checkpoints, presets
+from zoo.training.data import training_sequences
 from zoo.training.callbacks import EpochLog, EpochProgbar, ValidationMetrics
 from zoo.training.data import item_counts as count_items
 
@@ -508,6 +509,7 @@ def fit(model_name, events, config, worker, shard="slots", item_vocab=None, item
 
         user_vocab = user_vocabulary(events, model_name) if user_vocab is None else user_vocab
         options["n_users"] = len(user_vocab)
+    events = training_sequences(events, cls)
     batches = worker_batches(events, vocab, config, worker, shard, user_vocab if cls.personalized else None,
                              cls.user_parallel)
     local_pairs = int(len(events) - events[SESSION].nunique())

@@ -27,7 +27,7 @@ from zoo.errors import DataError
 from zoo.optimization.optimizers import get_optimizer
 from zoo.training import checkpoints, presets
 from zoo.training.callbacks import EpochLog, EpochProgbar, ValidationMetrics
-from zoo.training.data import train_dataset, user_vocabulary
+from zoo.training.data import train_dataset, training_sequences, user_vocabulary
 
 
 def check_options(model_name, config):
@@ -87,6 +87,7 @@ def fit(model_name, events, config, verbose=1, callbacks=(), user_vocab=None, ch
     else:
         model = get_model(model_name, n_items=len(vocab), **options)
         model.compile(optimizer=make_optimizer(config), steps_per_execution=config["steps_per_execution"])
+    events = training_sequences(events, cls)
     dataset = train_dataset(events, vocab, config, user_vocab if cls.personalized else None, cls.user_parallel,
                             first_epoch=first_epoch)
     steps = int(dataset.cardinality())  # known for the pipelines of train_dataset
