@@ -59,3 +59,24 @@ def test_report_errors_are_user_errors(runs, tmp_path):
     with pytest.raises(UserError, match="recall@5"):
         write_report(runs, tmp_path / "r", cutoff=5)
     assert not (tmp_path / "r").exists()
+
+
+def test_report_shows_the_breakdowns_of_the_runs_that_have_them(runs, tmp_path):
+    groups = {"1": {"recall@20": 0.5, "mrr@20": 0.25, "events": 4}, "2": {"events": 0}}
+    metrics = {"recall@20": 0.5, "mrr@20": 0.2, "by_position": groups, "by_earlier_sessions": groups}
+    hrnn = make_run(tmp_path, "hrnn-run", "hrnn", "globo", [{"epoch": 1}], metrics)
+    page = (tmp_path / "r" / "index.html").read_text() if write_report([*runs, hrnn], tmp_path / "r") else ""
+    assert "by the prediction after click n</h2>" in page and "by the user&#x27;s earlier sessions</h2>" in page
+    assert "<tr><td>hrnn-run</td><td>0.5000 / 0.2500 (4)</td><td>-</td></tr>" in page
+    assert "<td>gru</td><td>" not in page.split("after click n</h2>")[1]  # runs without breakdowns are not rows
+
+
+def test_evaluate_prints_the_breakdowns(capsys):
+    from zoo.cli.runs import _print_metrics
+
+    groups = {"1": {"recall@20": 0.5, "mrr@20": 0.25, "events": 4}, "4+": {"events": 0}}
+    _print_metrics({"recall@20": 0.5, "mrr@20": 0.2, "events": 4, "sessions": 2, "protocol": "session",
+                    "ties": "conservative", "dropped_unknown_item_events": 0, "dropped_short_sessions": 0,
+                    "by_position": groups})
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "by the prediction after click n, R@20 / MRR@20 (events): 1: 0.5000 / 0.2500 (4)   4+: - (0)")

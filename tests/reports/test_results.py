@@ -24,6 +24,17 @@ def test_popularity_ranks_by_train_count_with_conservative_ties(protocol):
     assert metrics["mrr@3"] == pytest.approx((1 / 3 + 1 / 3 + 1) / 3)
 
 
+def test_format_table_adds_a_breakdown_table_for_the_datasets_that_have_one():
+    groups = {"1": {"mrr@20": 0.25, "recall@20": 0.5, "events": 4}, "2": {"events": 0}}
+    rows = [{"dataset": "d1", "model": "hrnn", "recall@20": 0.5, "mrr@20": 0.25, "by_position": groups,
+             "by_earlier_sessions": {"0": {"mrr@20": 0.125, "recall@20": 0.25, "events": 3}}},
+            {"dataset": "d2", "model": "gru4rec", "recall@20": 0.3, "mrr@20": 0.125}]
+    lines = format_table(rows).splitlines()
+    assert lines[-4:] == ["| model | click 1 | click 2 | earlier 0 |", "|---|---:|---:|---:|",
+                          "| hrnn | 0.2500 | - | 0.1250 |", "| events | 4 | 0 | 3 |"]
+    assert lines[-6].startswith("d1: MRR@20 by the prediction's position")
+
+
 def test_format_table_has_a_line_per_model_and_three_columns_per_dataset():
     rows = [
         {"dataset": "d1", "model": "popularity", "recall@20": 0.1, "mrr@20": 0.05},
@@ -37,7 +48,7 @@ def test_format_table_has_a_line_per_model_and_three_columns_per_dataset():
 
 
 @pytest.mark.parametrize("name, protocol, test_users", [("ml-100k", "user", 364), ("lastfm", "user", 1090),
-                                                        ("rsc15-100k", "session", 3416)])
+                                                        ("rsc15-100k", "session", 3416), ("globo", "user", 91722)])
 def test_the_table_datasets_as_prepared(shared_data, name, protocol, test_users):
     train, test, got_protocol = load_dataset(name, str(shared_data))
     assert got_protocol == protocol and test.UserId.nunique() == test_users

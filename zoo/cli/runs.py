@@ -5,6 +5,7 @@ import sys
 from zoo.cli.common import add_threads_option
 from zoo.errors import UserError
 from zoo.models.registry import BASELINES
+from zoo.reports.results import format_breakdowns
 
 
 def add_commands(subparsers):
@@ -140,6 +141,9 @@ def _print_metrics(metrics, as_json=False):
           f"({metrics['protocol']} protocol, ties: {metrics['ties']}); "
           f"dropped {metrics['dropped_unknown_item_events']} events with items unseen in training and "
           f"{metrics['dropped_short_sessions']} sessions left shorter than 2")
+    cutoff = max(int(key.split("@")[1]) for key in keys)
+    for line in format_breakdowns(metrics, cutoff):
+        print(line)
 
 
 def _join_cluster(args):

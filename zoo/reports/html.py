@@ -1,6 +1,7 @@
 """`zoo report RUNS... --out DIR`: a static HTML page with PNG plots of run directories.
 
-    DIR/index.html    the page: the metrics table and the plots
+    DIR/index.html    the page: the metrics table, the metrics by position in the session and by the
+                      user's earlier sessions (where metrics.json has them), and the plots
     DIR/metrics.png   Recall@K and MRR@K of every run, one panel per dataset (from metrics.json)
     DIR/training.png  training loss per epoch and, where logged, val_recall@K / val_mrr@K (train_log.json)
     DIR/latency.png   serving latency p50 / p99 (with --bench: a `zoo bench serve --json` or `zoo bench all` file)
@@ -15,6 +16,7 @@ import os
 
 from zoo.atomic import atomic_path
 from zoo.errors import UserError
+from zoo.reports.results import BREAKDOWNS, breakdown_rows
 
 
 def read_run(run_dir):
@@ -139,6 +141,28 @@ def _table(runs, cutoff):
     return f"<table>{head}{''.join(cells)}</table>"
 
 
+def _breakdown_tables(runs, cutoff):
+    """A table per breakdown (`zoo.evaluation.breakdowns`) of the runs whose metrics have it: a row per
+    run, a column per group, Recall@K / MRR@K (events) in each cell."""
+    tables = []
+    for key, title in BREAKDOWNS:
+        rows = [r for r in runs if key in r["metrics"]]
+        if not rows:
+            continue
+        groups = list(rows[0]["metrics"][key])
+        head = f"<tr><th>run</th>{''.join(f'<th>{html.escape(g)}</th>' for g in groups)}</tr>"
+        cells = []
+        for r in rows:
+            values = {group: (recall, mrr, events) for group, recall, mrr, events in
+                      dict(breakdown_rows(r["metrics"], cutoff))[title]}
+            texts = [f"{values[g][0]:.4f} / {values[g][1]:.4f} ({values[g][2]})" if values[g][2] else "-"
+                     for g in groups]
+            cells.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in (r["name"], *texts)) + "</tr>")
+        tables.append(f"<h2>Recall@{cutoff} / MRR@{cutoff} (events) by {html.escape(title)}</h2>"
+                      f"<table>{head}{''.join(cells)}</table>")
+    return "".join(tables)
+
+
 def write_report(run_dirs, out_dir, bench_path=None, cutoff=20):
     """Writes the report of the run directories into `out_dir` (replaced atomically); returns its index path."""
     runs = [read_run(d) for d in run_dirs]
@@ -161,7 +185,7 @@ def write_report(run_dirs, out_dir, bench_path=None, cutoff=20):
         body = "".join(f'<p><img src="{name}" alt="{name[:-4]}"></p>' for name in images)
         page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rnn-session-zoo report</title>"
                 "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}</style></head>"
-                f"<body><h1>Report</h1>{_table(runs, cutoff)}{body}</body></html>\n")
+                f"<body><h1>Report</h1>{_table(runs, cutoff)}{_breakdown_tables(runs, cutoff)}{body}</body></html>\n")
         with open(os.path.join(tmp, "index.html"), "w") as f:
             f.write(page)
     return os.path.join(out_dir, "index.html")

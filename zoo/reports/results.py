@@ -15,20 +15,48 @@ Datasets, from the shared data folder (`--data`):
     lastfm      LastFM.txt (S3-Rec), each user's sequence one session, its last item the test:
                 `zoo datasets prep LastFM.txt --format lastfm-s3rec --split leave-one-out`. The user
                 protocol (the test item ranked after the rest of the sequence).
+    globo       globo/globo-clicks-even-users.parquet (news clicks, users returning over several
+                sessions), each user's last session as test, with prep's default filters:
+                `zoo datasets prep globo-clicks-even-users.parquet --user-key UserId --split
+                last-session`. The user protocol; rows also carry the metrics by position in the
+                session and by the user's earlier sessions (`zoo.evaluation.breakdowns`).
 
 Every model trains with the same configuration: the `rsc15-xe-shared` preset (the reference GRU4Rec's
 tuned RSC15 parameters: cross-entropy with logQ, 2048 popularity-sampled negatives, 100 units, shared
-embedding, batch 32) for `--epochs` epochs, the personalized models with their default options. The
-baseline ranks the items by their training count. Metrics: Recall@20 and MRR@20 over all training
+embedding, batch 32) for `--epochs` epochs, the personalized models with their default options.
+`popularity` ranks the items by their training count; the other baselines (`--models` may name any
+of `zoo models`) run with their default options. Metrics: Recall@20 and MRR@20 over all training
 items, conservative ties. Training events/s: (input, target) pairs per second over the epochs after
 the first (the first includes tracing).
 """
 import json
 import os
 
-DATASETS = ("rsc15-100k", "ml-100k", "lastfm")
+DATASETS = ("rsc15-100k", "ml-100k", "lastfm", "globo")
 MODELS = ("simple_rnn", "gru4rec", "lstm", "hrnn", "user_gru")
 PRESET = "rsc15-xe-shared"
+BREAKDOWNS = (("by_position", "the prediction after click n"), ("by_earlier_sessions", "the user's earlier sessions"))
+
+
+def breakdown_rows(metrics, cutoff=20):
+    """[(title, [(group, Recall@cutoff, MRR@cutoff, events)])] of a metrics dict's breakdowns
+    (`zoo.evaluation.breakdowns`); a group without events has None for its metrics."""
+    rows = []
+    for key, title in BREAKDOWNS:
+        if key in metrics:
+            rows.append((title, [(group, m.get(f"recall@{cutoff}"), m.get(f"mrr@{cutoff}"), m["events"])
+                                 for group, m in metrics[key].items()]))
+    return rows
+
+
+def format_breakdowns(metrics, cutoff=20):
+    """The breakdowns as text lines: per group, Recall@cutoff / MRR@cutoff (events)."""
+    lines = []
+    for title, groups in breakdown_rows(metrics, cutoff):
+        cells = [f"{group}: {recall:.4f} / {mrr:.4f} ({events})" if events else f"{group}: - (0)"
+                 for group, recall, mrr, events in groups]
+        lines.append(f"by {title}, R@{cutoff} / MRR@{cutoff} (events): " + "   ".join(cells))
+    return lines
 
 
 def load_dataset(name, data_dir):
@@ -46,6 +74,12 @@ def load_dataset(name, data_dir):
         events, _ = prep.filter_log(prep.sessionize(events, 1800)[0])
         train, test, _ = splits.split_last_session(events)
         min_length = 2
+    elif name == "globo":
+        from zoo.datasets.prepare import prepare
+
+        events = io.load_events(os.path.join(data_dir, "globo", "globo-clicks-even-users.parquet"), user_key="UserId")
+        train, test, _ = prepare(events, split="last-session")
+        return train, test, "user"
     else:
         events = readers.read_user_sequences(os.path.join(data_dir, "lastfm-s3rec", "LastFM.txt"))
         train, test, _ = splits.split_leave_one_out(prep.filter_log(events)[0])
@@ -59,7 +93,9 @@ def evaluate_on(model, train, test, vocab, protocol, users=None):
     from zoo.evaluation import evaluate_run
 
     metrics = evaluate_run(model, test, vocab, protocol, history=train, user_vocab=users, cutoffs=(20,))
-    return {"recall@20": metrics["recall@20"], "mrr@20": metrics["mrr@20"], "events": metrics["events"]}
+    kept = ("recall@20", "mrr@20", "events", "by_position", "by_earlier_sessions") if protocol == "user" else \
+        ("recall@20", "mrr@20", "events")
+    return {key: metrics[key] for key in kept if key in metrics}
 
 
 def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None):
@@ -68,8 +104,9 @@ def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None)
     `progress`: a stream for each finished row as a JSON line (not `keras.utils.Progbar`, which writes
     a bar to stdout, where the table goes, and would drop the row's figures).
     """
-    from zoo import training
+    from zoo import baselines, training
     from zoo.baselines.pop import Pop
+    from zoo.models.registry import BASELINES
     from zoo.datasets.vocab import Vocabulary
     from zoo.training import presets
 
@@ -82,6 +119,11 @@ def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None)
         rows.append({"dataset": dataset, "model": "popularity", "protocol": protocol,
                      **evaluate_on(popularity, train, test, vocab, protocol)})
         for name in models:
+            if name in BASELINES:
+                fitted, vocab, _ = baselines.fit(name, train)
+                rows.append({"dataset": dataset, "model": name, "protocol": protocol,
+                             **evaluate_on(fitted, train, test, vocab, protocol)})
+                continue
             users = training.user_vocabulary(train, name)
             model, vocab, log = training.fit(name, train, config, verbose=0, user_vocab=users)
             steady = log[1:] or log
@@ -91,7 +133,8 @@ def results(data_dir, datasets=DATASETS, models=MODELS, epochs=3, progress=None)
                          "events_per_s": round(pairs * len(steady) / sum(row["seconds"] for row in steady), 1),
                          "epochs": len(log), "final_loss": log[-1]["loss"]})
             if progress:
-                print(json.dumps(rows[-1]), file=progress, flush=True)
+                print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("by_")}), file=progress,
+                      flush=True)
     return rows
 
 
@@ -112,4 +155,25 @@ def format_table(rows):
             speed = f"{row['events_per_s']:.0f}" if "events_per_s" in row else "-"
             values += [f"{row['recall@20']:.4f}", f"{row['mrr@20']:.4f}", speed]
         lines.append(f"| {model} | " + " | ".join(values) + " |")
+    for dataset in datasets:
+        lines += format_breakdown_table([row for row in rows if row["dataset"] == dataset and "by_position" in row],
+                                        dataset)
     return "\n".join(lines)
+
+
+def format_breakdown_table(rows, dataset):
+    """The rows' MRR@20 by position and by earlier sessions as a Markdown table (none without rows)."""
+    if not rows:
+        return []
+    names = [f"{'click' if key == 'by_position' else 'earlier'} {group}"
+             for key, _ in BREAKDOWNS if key in rows[0] for group in rows[0][key]]
+    lines = ["", f"{dataset}: MRR@20 by the prediction's position in the session (after click n) and by the "
+             "user's earlier sessions; the last row counts the events of each group", "",
+             "| model | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for row in rows:
+        cells = [f"{mrr:.4f}" if events else "-" for _, groups in breakdown_rows(row) for _, _, mrr, events in groups]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    counts = [str(events) for _, groups in breakdown_rows(rows[0]) for *_, events in groups]
+    lines.append("| events | " + " | ".join(counts) + " |")
+    return lines
+
