@@ -60,3 +60,17 @@ def test_progress_and_checkpoints_count_the_epochs_real_steps(small_split, monke
     shown = [(int(a), int(b)) for a, b in re.findall(r"(\d+)/(\d+)", capsys.readouterr().out)]
     assert shown and all(total == steps and done <= steps for done, total in shown) and shown[-1] == (steps, steps)
     assert saved == [(0, steps), (1, 0)]  # the mid-epoch save at the real count, then the epoch's end
+
+
+def test_the_median_step_time_shares_each_calls_time_among_its_steps(monkeypatch):
+    """Calls of 3, 3 and 1 steps taking 30, 60 and 5 ms: steps of 10, 10, 10, 20, 20, 20 and 5 ms."""
+    from zoo.training import callbacks
+
+    clock = iter([0.0, 0.030, 0.090, 0.095, 0.095])
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    log = callbacks.EpochLog(n_pairs=70, epoch_steps=7)
+    log.on_epoch_begin(0)
+    for batch in (2, 5, 8):  # Keras reports a 3-step call by its last batch, also past the epoch's end
+        log.on_train_batch_end(batch, {"loss": 1.0})
+    log.on_epoch_end(0, {"loss": 1.0})
+    assert log.rows[0]["step_ms_p50"] == pytest.approx(10.0) and log.rows[0]["seconds"] == pytest.approx(0.095)

@@ -232,6 +232,19 @@ def _prep(args):
 
 
 def _add_scale(commands):
+    p = commands.add_parser("scale", help="GRU4Rec trained, evaluated and exported over catalogues of 10k to 5M "
+                                          "items: time, peak memory, size")
+    p.add_argument("--out", required=True, metavar="DIR", help="where the logs, runs and exports go (kept)")
+    p.add_argument("--items", default="10000,100000,1000000,5000000", help="catalogue sizes, comma-separated")
+    p.add_argument("--train-events", type=int, default=1_000_000,
+                   help="training events (default 1,000,000; at least the catalogue size, so every item occurs)")
+    p.add_argument("--test-events", type=int, default=10_000, help="test events ranked (default 10,000)")
+    p.add_argument("--units", type=int, default=64, help="GRU units (default 64)")
+    p.add_argument("--n-sample", type=int, default=256, help="sampled negatives (default 256)")
+    p.add_argument("--export", default="saved_model", choices=("saved_model", "tflite", "all", "none"),
+                   help="what zoo export writes (default saved_model; TFLite over 2 GB is refused)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    p.set_defaults(func=_scale)
     p = commands.add_parser("scale-run", help="write an untrained GRU4Rec run of a large catalogue and a test log")
     p.add_argument("out", metavar="DIR")
     p.add_argument("--items", type=int, default=1_000_000, help="catalogue size (default 1,000,000)")
@@ -242,6 +255,20 @@ def _add_scale(commands):
     p = commands.add_parser("measure", help="run a command in a child process: its wall time and peak memory")
     p.add_argument("command_argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     p.set_defaults(func=_measure)
+
+
+def _scale(args):
+    from zoo.bench.scale import bench_scale, format_scale
+
+    try:
+        sizes = [int(n) for n in args.items.split(",")]
+    except ValueError:
+        raise UserError(f"--items {args.items!r}: expected comma-separated integers") from None
+    if min(sizes) < 1 or args.train_events < 1 or args.test_events < 2 or args.units < 1 or args.n_sample < 1:
+        raise UserError("--items, --train-events, --units and --n-sample must be >= 1, --test-events >= 2")
+    rows = bench_scale(args.out, sizes, args.train_events, args.test_events, args.units, args.n_sample, args.export,
+                       progress=sys.stderr)
+    print(json.dumps(rows) if args.json else format_scale(rows))
 
 
 def _scale_run(args):

@@ -6,7 +6,12 @@ import numpy as np
 
 
 class EpochLog(keras.callbacks.Callback):
-    """Records loss, seconds and training events/s per epoch, and the first non-finite loss.
+    """Records loss, seconds, training events/s and the median step time per epoch, and the first
+    non-finite loss.
+
+    `step_ms_p50`: the median over the epoch's steps of each step's milliseconds (a call of
+    `steps_per_execution` steps gives each of them an equal share of its time, measured between
+    successive `on_train_batch_end`; the epoch's first call includes tracing and input start-up).
 
     `diverged` is then {"epoch", "step", "loss"} of the first non-finite running loss, for the error
     message of `zoo.training.fit`; stopping there is `keras.callbacks.TerminateOnNaN`'s job (in the
@@ -30,18 +35,26 @@ class EpochLog(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self.epoch = time.perf_counter(), epoch
+        self._mark, self._step_ms, self._steps = (self._start, self.step_offset), [], []
 
     def on_train_batch_end(self, batch, logs=None):
+        now, done = time.perf_counter(), self.steps_done(batch)
+        if done > self._mark[1]:  # a call of `done - mark` steps: each step its share of the call's time
+            self._step_ms.append(1000 * (now - self._mark[0]) / (done - self._mark[1]))
+            self._steps.append(done - self._mark[1])
+        self._mark = (now, done)
         loss = float(logs["loss"]) if logs and "loss" in logs else 0.0
         if not np.isfinite(loss) and self.diverged is None:
-            self.diverged = {"epoch": self.epoch + 1, "step": self.steps_done(batch), "loss": loss}
+            self.diverged = {"epoch": self.epoch + 1, "step": done, "loss": loss}
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         self.step_offset = 0
         if self.diverged is None:
+            step_ms = np.repeat(self._step_ms, self._steps)
             self.rows.append({"epoch": epoch + 1, "loss": float(logs["loss"]), "seconds": round(seconds, 3),
                               "events_per_s": round(self.n_pairs / seconds, 1),
+                              **({"step_ms_p50": round(float(np.median(step_ms)), 3)} if len(step_ms) else {}),
                               **{k: float(v) for k, v in logs.items() if k.startswith("val_")}})
 
 
