@@ -52,4 +52,4 @@ def test_zoo_bench_scale_measures_train_evaluate_and_export_per_catalogue(tmp_pa
     assert row["tables_mb"] == pytest.approx(3 * 150 * 5 * 4 / 2 ** 20, abs=0.05)
     assert row["export_mb"] > 0 and row["export_peak_rss_mb"] > 0 and row["evaluate_peak_rss_mb"] > 0
     assert len(json.loads((tmp_path / "items-150" / "run" / "vocab.json").read_text())["ids"]) == 150
-    assert main([*argv[:3], "--items", "10,x"]) == 2
+    assert main([*argv[:4], "--items", "10,x"]) == 2
