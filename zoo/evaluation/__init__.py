@@ -19,17 +19,21 @@ counts add up over chunks, so the ranks are those of the whole score matrix, in 
 
 Baselines (`zoo.baselines`) have no recurrent state: `prefix_ranks` scores every target after its
 session's events so far (`score_sessions`) and ranks it with the same counts, tie modes and metrics.
-They run the session protocol only (`pop` also runs the user protocol, where it scores the same).
 
-User protocol (`evaluate_users`, for personalized models; any model can run it): the test events
+User protocol (`evaluate_users`, for personalized models; every model runs it): the test events
 are played per user after that user's history (the training events), in user-parallel slots, the
 states carried as in training: HRNN builds its user state from the earlier sessions, the user-gated
-GRU uses the user's embedding (the fallback vector for users unseen in training), and the other
-models start every session from zero, so their numbers equal the session protocol's. A test session
-whose id also occurs in the user's history continues that session (leave-one-out: the history is the
-start of the sequence and only the held-out events are ranked); any other test session starts anew
-after the history. Every test event with an event before it in its session is ranked over all
-training items, with the same tie modes and metrics.
+GRU uses the user's embedding (the fallback vector for users unseen in training), GRU4Rec-Concat
+plays the user's sessions as one sequence, and the other models start every session from zero, so
+their numbers equal the session protocol's. Baselines score each session after its own events so
+far; a session-aware one (`vsknn_e`) also sees the user's earlier sessions. A test session whose id
+also occurs in the user's history continues that session (leave-one-out: the history is the start
+of the sequence and only the held-out events are ranked); any other test session starts anew after
+the history. Every test event with an event before it in its session is ranked over all training
+items, with the same tie modes and metrics, so every model ranks the same events.
+
+Both protocols also report the metrics by the prediction's position in its session, and the user
+protocol by the user's number of earlier sessions (`zoo.evaluation.breakdowns`).
 
 `evaluate_run` picks the protocol: `session` or `user` as asked; `auto` runs the user protocol when
 the model is personalized and the test events have user ids, the session protocol otherwise.
