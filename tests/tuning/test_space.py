@@ -50,10 +50,11 @@ def test_the_default_spaces_are_options_of_their_models():
                                              "constrained_embedding", "final_activation"} <= rnn
     assert {p.name for p in spaces.default_space("hrnn")} - rnn == {"user_units", "user_propagation_mode",
                                                                     "dropout_p_user", "dropout_p_init"}
-    assert {p.name for p in spaces.default_space("user_gru")} - rnn == {"user_embedding", "user_mode", "user_unknown_p"}
+    assert {p.name for p in spaces.default_space("user_gru")} - rnn == {"user_embedding", "user_mode", "user_unknown_p",
+                                                                        "user_lr_scale"}
     from zoo.models.registry import model_class
 
-    for name in ("sr", "sknn", "vsknn", "fpmc"):
+    for name in ("sr", "sknn", "vsknn", "vsknn_e", "recent_pop", "fpmc"):
         assert {p.name for p in spaces.default_space(name, baseline=True)} <= set(model_class(name).defaults)
     with pytest.raises(ConfigError, match="spop has no options to tune"):
         spaces.default_space("spop", baseline=True)

@@ -94,13 +94,17 @@ MODEL_SPACES = {
     "user_gru": (
         _p("user_embedding", "categorical", [16, 32, 64, 128]),
         _p("user_mode", "categorical", ["linear", "rectified", "attentional"]),
-        _p("user_unknown_p", "float", [0.0, 0.2], 0.01),
+        _p("user_unknown_p", "float", [0.0, 0.8], 0.1),
+        _p("user_lr_scale", "float", [0.01, 1.0], log=True),
     ),
 }
 BASELINE_SPACES = {
     "sr": (_p("steps", "int", [1, 20]), _p("prune", "int", [0, 100], 10)),
     "sknn": (_p("k", "int", [50, 500], 50), _p("sample_size", "int", [250, 2500], 250)),
     "vsknn": (_p("k", "int", [50, 500], 50), _p("sample_size", "int", [250, 2500], 250)),
+    "vsknn_e": (_p("k", "int", [50, 500], 50), _p("sample_size", "int", [250, 2500], 250),
+                _p("extend_length", "int", [1, 15])),
+    "recent_pop": (_p("hours", "float", [0.1, 48.0], log=True),),
     "fpmc": (_p("factors", "int", [16, 128], 16), _p("learning_rate", "float", [0.005, 0.2], log=True),
              _p("reg", "float", [0.0001, 0.1], log=True)),
 }
