@@ -105,3 +105,20 @@ def test_resuming_with_other_settings_or_without_a_checkpoint_is_refused(events,
     training.fit("gru4rec", events, config(1), verbose=0, checkpoint_dir=directory)
     with pytest.raises(UserError, match="other settings .*learning_rate"):
         checkpoints.load(directory, config(2, "learning_rate=0.3"))
+
+
+def test_no_step_checkpoint_at_an_epochs_last_step():
+    """A kill between a step checkpoint at the epoch's last step and the epoch-end one left a checkpoint
+    whose resume had no step left to play (Keras: "input ran out of data", then KeyError 'loss')."""
+    from zoo.training.callbacks import EpochLog
+    from zoo.training.checkpoints import Checkpoint
+
+    log = EpochLog(n_pairs=60, epoch_steps=6)
+    saver = Checkpoint("unused", {}, log, every_steps=3)
+    saved = []
+    saver.save = lambda epoch, step: saved.append((epoch, step))
+    saver.on_epoch_begin(0)
+    for batch in range(6):
+        saver.on_train_batch_end(batch)
+    saver.on_epoch_end(0)
+    assert saved == [(0, 3), (1, 0)]

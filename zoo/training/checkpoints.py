@@ -57,7 +57,8 @@ class Checkpoint(keras.callbacks.Callback):
         step = self.log.steps_done(batch)
         if self.log.diverged is None and self.every_steps and step >= self.step_offset + self.next_save:
             self.next_save += self.every_steps
-            self.save(self.epoch, step)
+            if step < self.log.epoch_steps:  # at the epoch's last step the epoch-end checkpoint follows
+                self.save(self.epoch, step)
 
     def on_epoch_end(self, epoch, logs=None):
         self.step_offset = 0
