@@ -61,7 +61,19 @@ def save_run(out_dir, model, vocab, info, log_rows, metrics=None, users=None):
     if metrics is not None:
         write_json(os.path.join(out_dir, METRICS), metrics)
     with atomic_path(done) as tmp:
-        model.save(tmp)
+        _without_optimizer(model).save(tmp)
+
+
+def _without_optimizer(model):
+    """What a run saves of a trained model: its weights and configuration without the optimizer's
+    slots. A run is for evaluation, serving and export; resuming reads `checkpoint/`, which keeps
+    them. (For GRU4Rec over 1M items and 64 units, 260 MB instead of 780 on disk, and loading it
+    peaks at a third of the memory.) A baseline or an uncompiled model is saved as it is."""
+    if hasattr(model, "score_sessions") or getattr(model, "optimizer", None) is None:
+        return model
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def load_run(run_dir):
