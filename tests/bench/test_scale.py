@@ -51,5 +51,6 @@ def test_zoo_bench_scale_measures_train_evaluate_and_export_per_catalogue(tmp_pa
     assert row["items"] == 150 and row["train_events"] == 400 and row["step_ms_p50"] > 0
     assert row["tables_mb"] == pytest.approx(3 * 150 * 5 * 4 / 2 ** 20, abs=0.05)
     assert row["export_mb"] > 0 and row["export_peak_rss_mb"] > 0 and row["evaluate_peak_rss_mb"] > 0
+    assert row["step_p50_ms"] > 0 and row["recommend_p50_ms"] > 0 and row["serve_peak_rss_mb"] > 0
     assert len(json.loads((tmp_path / "items-150" / "run" / "vocab.json").read_text())["ids"]) == 150
     assert main([*argv[:4], "--items", "10,x"]) == 2

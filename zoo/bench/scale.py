@@ -7,9 +7,11 @@
 `scale` (`bench_scale`), for each catalogue size N: writes a synthetic training log in which every
 one of the N items occurs (sessions of 2 to 8 clicks, max(N, `--train-events`) events, the rest drawn
 uniformly) and a test log of `--test-events` events; then, each command in a child process of its
-own, `zoo train` (1 epoch, 64 units, 256 sampled negatives: events/s and the median step time from
-train_log.json), `zoo evaluate` (full ranking, batch 512) and `zoo export` (SavedModel by default),
-with each one's wall time and peak resident memory, and the export's size on disk. `tables_mb` is
+own, `zoo train` (1 epoch, 64 units, 256 sampled negatives: events/s and the median training step
+time from train_log.json), `zoo evaluate` (full ranking, batch 512), `zoo export` (SavedModel by
+default) and `zoo bench serve` (the SavedModel's `step` and `serving_default` p50, one session a
+request, in process as TF Serving runs them), with each one's wall time and peak resident memory,
+and the export's size on disk. `tables_mb` is
 what the catalogue itself costs in training: the item table, its bias and the optimizer's two slots
 per row, 3 N (H + 1) float32. A row whose peak memory grows faster than `tables_mb` has a cost that
 grows with the catalogue beyond the tables.
@@ -116,10 +118,30 @@ def bench_scale(out_dir, sizes=SIZES, train_events=1_000_000, test_events=10_000
             export = _checked(zoo + ["export", run_dir, "--out", export_dir, "--format", export_format, "--overwrite"])
             row.update({"export_format": export_format, "export_s": export["seconds"],
                         "export_peak_rss_mb": export["peak_rss_mb"], "export_mb": round(_size(export_dir) / 2 ** 20, 1)})
+            if export_format != "tflite":
+                row.update(_serve_latency(zoo, export_dir))
         rows.append(row)
         if progress:
             print(json.dumps(row), file=progress, flush=True)
     return rows
+
+
+def _serve_latency(zoo, export_dir, requests=100):
+    """`step` and `serving_default` p50 (ms, one request of one session, in process as TF Serving runs
+    the SavedModel) and the serving process's peak memory, from `zoo bench serve`."""
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out:
+        result = measure(zoo + ["bench", "serve", export_dir, "--requests", str(requests), "--json"], stdout=out)
+        if result["returncode"] != 0:
+            from zoo.errors import UserError
+
+            raise UserError(f"{result['command']} exited with {result['returncode']}")
+        out.seek(0)
+        latency = json.loads(out.read().strip().splitlines()[-1])["latency"]
+    return {"step_p50_ms": latency["saved_model.step.in_process"]["p50_ms"],
+            "recommend_p50_ms": latency["saved_model.serving_default.in_process"]["p50_ms"],
+            "serve_peak_rss_mb": result["peak_rss_mb"]}
 
 
 def _checked(command):
@@ -137,23 +159,25 @@ def _size(folder):
 
 def format_scale(rows):
     """The rows as a Markdown table."""
-    head = ("| items | train events | events/s | step p50 ms | train peak MB | tables MB | evaluate s "
-            "(test events) | evaluate peak MB | export s | export peak MB | export MB |")
-    lines = [head, "|" + "---:|" * 11]
+    head = ("| items | train events | events/s | train step p50 ms | train peak MB | tables MB | evaluate s "
+            "(test events) | evaluate peak MB | export s | export peak MB | export MB | `step` p50 ms | "
+            "serve peak MB |")
+    lines = [head, "|" + "---:|" * 13]
     for r in rows:
         export = [f"{r['export_s']:.0f}", f"{r['export_peak_rss_mb']:,.0f}", f"{r['export_mb']:,.0f}"] \
             if "export_s" in r else ["-", "-", "-"]
+        serve = [f"{r['step_p50_ms']}", f"{r['serve_peak_rss_mb']:,.0f}"] if "step_p50_ms" in r else ["-", "-"]
         lines.append(f"| {r['items']:,} | {r['train_events']:,} | {r['events_per_s']:,.0f} | {r['step_ms_p50']} | "
                      f"{r['train_peak_rss_mb']:,.0f} | {r['tables_mb']:,.1f} | {r['evaluate_s']:.0f} "
-                     f"({r['test_events']:,}) | {r['evaluate_peak_rss_mb']:,.0f} | " + " | ".join(export) + " |")
+                     f"({r['test_events']:,}) | {r['evaluate_peak_rss_mb']:,.0f} | " + " | ".join(export + serve) + " |")
     return "\n".join(lines)
 
 
-def measure(command, quiet=False):
+def measure(command, quiet=False, stdout=None):
     """Runs `command` (a list) and returns {seconds, peak_rss_mb, returncode} of that child process
-    (`quiet`: its standard output is discarded)."""
+    (`quiet`: its standard output is discarded; `stdout`: a file it goes to)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL if quiet else None)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL if quiet else stdout)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)

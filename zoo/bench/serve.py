@@ -25,14 +25,6 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-
-
-
-
-
-
-
-
 def bench_serve(export_dir, requests=200):
     """Latencies (p50/p99, ms, batch 1) of `serving_default` and `step`: in process (TF1 session, as
     TF Serving runs them), through the local server by gRPC and REST, and of the TFLite signatures;
