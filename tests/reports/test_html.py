@@ -80,3 +80,17 @@ def test_evaluate_prints_the_breakdowns(capsys):
                     "by_position": groups})
     assert capsys.readouterr().out.splitlines()[-1] == (
         "by the prediction after click n, R@20 / MRR@20 (events): 1: 0.5000 / 0.2500 (4)   4+: - (0)")
+
+
+def test_report_plots_a_zoo_tune_search(runs, tmp_path):
+    study = tmp_path / "study"
+    study.mkdir()
+    trials = [{"number": 0, "state": "complete", "value": 0.30}, {"number": 1, "state": "pruned", "value": 0.10},
+              {"number": 2, "state": "complete", "value": 0.35}, {"number": 3, "state": "fail", "value": None}]
+    (study / "trials.json").write_text(json.dumps({"metric": "mrr@20", "trials": trials}))
+    write_report(runs, tmp_path / "r", study_dir=study)
+    assert (tmp_path / "r" / "search.png").read_bytes().startswith(PNG)
+    assert 'src="search.png"' in (tmp_path / "r" / "index.html").read_text()
+    (study / "trials.json").write_text("{}")
+    with pytest.raises(UserError, match="has no list of trials"):
+        write_report(runs, tmp_path / "r", study_dir=study)

@@ -17,13 +17,14 @@ def _add_report(subparsers):
     p.add_argument("--out", required=True, metavar="DIR", help="report directory (replaced)")
     p.add_argument("--bench", metavar="FILE", help="a `zoo bench serve --json` or `zoo bench all` JSON: latency plot")
     p.add_argument("--cutoff", type=int, default=20, help="K of Recall@K / MRR@K (default 20)")
+    p.add_argument("--study", metavar="DIR", help="a `zoo tune` folder: plot its search")
     p.set_defaults(func=_report)
 
 
 def _report(args):
     from zoo.reports.html import write_report
 
-    print(write_report(args.runs, args.out, args.bench, args.cutoff))
+    print(write_report(args.runs, args.out, args.bench, args.cutoff, args.study))
 
 
 def _add_results(subparsers):

@@ -5,6 +5,7 @@
     DIR/metrics.png   Recall@K and MRR@K of every run, one panel per dataset (from metrics.json)
     DIR/training.png  training loss per epoch and, where logged, val_recall@K / val_mrr@K (train_log.json)
     DIR/latency.png   serving latency p50 / p99 (with --bench: a `zoo bench serve --json` or `zoo bench all` file)
+    DIR/search.png    a `zoo tune` search: each trial's validation metric and the best so far (with --study)
 
 A run's model is config.json's `model`, its dataset the name of the folder that holds its training
 log (`.../rsc15-100k/yoochoose-clicks-100k_train_full.txt` -> `rsc15-100k`). The directory is written
@@ -109,6 +110,42 @@ def plot_training(runs, path, cutoff=20):
     return True
 
 
+def read_study(study_dir):
+    """The trials of a `zoo tune` folder (its trials.json): {"metric", "trials": [...]}."""
+    path = os.path.join(study_dir, "trials.json")
+    try:
+        with open(path) as f:
+            study = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"--study {study_dir}: not a zoo tune folder ({path}: {e})") from None
+    if not isinstance(study, dict) or not isinstance(study.get("trials"), list):
+        raise UserError(f"--study {study_dir}: {path} has no list of trials")
+    return study
+
+
+def plot_search(study, path):
+    """The validation metric of each trial in trial order (completed: dots; pruned: crosses, at the
+    value of their last epoch) and the best so far (a step line)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    best, line = None, []
+    for state, marker in (("complete", "o"), ("pruned", "x")):
+        chosen = [t for t in study["trials"] if t["state"] == state and t.get("value") is not None]
+        ax.scatter([t["number"] for t in chosen], [t["value"] for t in chosen], marker=marker, label=state)
+    for t in sorted(study["trials"], key=lambda t: t["number"]):
+        if t["state"] == "complete" and t.get("value") is not None:
+            best = t["value"] if best is None else max(best, t["value"])
+        line.append(best)
+    numbers = [t["number"] for t in sorted(study["trials"], key=lambda t: t["number"])]
+    ax.step(numbers, [float("nan") if b is None else b for b in line], where="post", label="best so far")
+    ax.set(title="zoo tune: the search", xlabel="trial", ylabel=f"validation {study['metric']}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_latency(bench, path):
     """Horizontal bars of p50 and p99 latency (ms) of every serving path of a bench JSON."""
     latency = bench.get("serve", bench).get("latency")
@@ -163,9 +200,12 @@ def _breakdown_tables(runs, cutoff):
     return "".join(tables)
 
 
-def write_report(run_dirs, out_dir, bench_path=None, cutoff=20):
-    """Writes the report of the run directories into `out_dir` (replaced atomically); returns its index path."""
+def write_report(run_dirs, out_dir, bench_path=None, cutoff=20, study_dir=None):
+    """Writes the report of the run directories into `out_dir` (replaced atomically); returns its index path.
+
+    `study_dir`: a `zoo tune` folder, whose search is plotted (search.png)."""
     runs = [read_run(d) for d in run_dirs]
+    study = read_study(study_dir) if study_dir else None
     bench = None
     if bench_path:
         try:
@@ -182,6 +222,9 @@ def write_report(run_dirs, out_dir, bench_path=None, cutoff=20):
         if bench is not None:
             plot_latency(bench, os.path.join(tmp, "latency.png"))
             images.append("latency.png")
+        if study is not None:
+            plot_search(study, os.path.join(tmp, "search.png"))
+            images.append("search.png")
         body = "".join(f'<p><img src="{name}" alt="{name[:-4]}"></p>' for name in images)
         page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>rnn-session-zoo report</title>"
                 "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:right}</style></head>"
