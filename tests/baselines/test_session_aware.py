@@ -85,3 +85,13 @@ def test_a_test_session_that_continues_a_history_session_is_scored_after_its_his
     metrics = evaluate_users(model, test, vocab, history, cutoffs=(1,))
     assert metrics["events"] == 1 and metrics["recall@1"] == 1.0  # y -> z, after the history's x y
     assert metrics["by_position"]["2"]["events"] == 1  # the prediction after the session's 2nd click
+
+
+def test_a_baseline_with_nothing_to_rank_under_the_user_protocol_is_a_data_error():
+    from zoo.errors import DataError
+
+    history = user_log([("a", "xy", 0), ("b", "yz", 1)])
+    test = user_log([("a", "z", 2), ("b", "x", 3)], start=10)  # one-click sessions: no target
+    model, vocab, _ = baselines.fit("sr", history)
+    with pytest.raises(DataError, match="nothing to rank"):
+        evaluate_users(model, test, vocab, history)

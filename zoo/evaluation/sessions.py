@@ -85,7 +85,7 @@ def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=I
     session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
     targets = prefix_targets(order) if targets is None else np.asarray(targets)
     starts = order.offsets[session[targets]]
-    greater, equal = [], []
+    greater, equal = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for b in range(0, len(targets), batch_size):
         target, start = targets[b:b + batch_size], starts[b:b + batch_size]
         histories = padded(order.items, start, target)
