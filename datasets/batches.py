@@ -57,6 +57,11 @@ class SessionOrder:
         return len(self.offsets) - 1
 
     @property
+    def event_sessions(self):
+        """int [N]: the session index of every event."""
+        return np.repeat(np.arange(self.n_sessions), np.diff(self.offsets))
+
+    @property
     def n_pairs(self):
         """The number of (input, target) pairs: the events less the first of each session."""
         return len(self.items) - self.n_sessions
@@ -98,6 +103,11 @@ class ParallelBatches:
     @property
     def batch_size(self):
         return self.items.shape[1]
+
+    @property
+    def event_sessions(self):
+        """int [N]: the session index of every event."""
+        return np.repeat(np.arange(self.n_sessions), np.diff(self.offsets))
 
     @property
     def n_pairs(self):

@@ -9,9 +9,8 @@ import tensorflow as tf
 from zoo import baselines, runs
 from zoo.cli import main
 from zoo.datasets.batches import order_sessions, session_parallel_batches
-from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError, UserError
-from zoo.evaluation import evaluate, evaluate_run, prefix_ranks, target_ranks
+from zoo.evaluation import evaluate, prefix_ranks, target_ranks
 from zoo.models.registry import BASELINES, list_models
 
 

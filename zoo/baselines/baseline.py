@@ -73,11 +73,6 @@ class Baseline:
             f.write(buffer.getvalue())
 
 
-def session_of_events(order):
-    """int [N]: the session index of every event of a `SessionOrder`."""
-    return np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
-
-
 def last_items(histories):
     """int [B]: the last item of each -1-padded history."""
     histories = np.asarray(histories)

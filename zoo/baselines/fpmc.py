@@ -14,7 +14,7 @@ where a batch repeats an index), `epochs` passes, initial factors N(0, 0.1^2), b
 """
 import numpy as np
 
-from zoo.baselines.baseline import Baseline, last_items, session_of_events
+from zoo.baselines.baseline import Baseline, last_items
 
 
 class FPMC(Baseline):
@@ -29,7 +29,7 @@ class FPMC(Baseline):
         self.last_factors = rng.normal(0, 0.1, (self.n_items, o["factors"]))
         self.next_factors = rng.normal(0, 0.1, (self.n_items, o["factors"]))
         self.bias = np.zeros(self.n_items)
-        session = session_of_events(order)
+        session = order.event_sessions
         pair = session[:-1] == session[1:]
         previous, following = order.items[:-1][pair], order.items[1:][pair]
         log = []

@@ -2,7 +2,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from zoo.baselines.baseline import Baseline, history_matrix, session_of_events, top_per_row
+from zoo.baselines.baseline import Baseline, history_matrix, top_per_row
 
 
 class SKNN(Baseline):
@@ -19,7 +19,7 @@ class SKNN(Baseline):
     decay = False
 
     def fit(self, order):
-        session = session_of_events(order)
+        session = order.event_sessions
         sessions = sp.csr_matrix((np.ones(len(session)), (session, order.items)),
                                  shape=(order.n_sessions, self.n_items))
         sessions.data[:] = 1.0  # item sets: repeats count once

@@ -1,7 +1,7 @@
 """Recent popularity: the items clicked most in the hours before the session (news ages in hours)."""
 import numpy as np
 
-from zoo.baselines.baseline import Baseline, session_of_events
+from zoo.baselines.baseline import Baseline
 
 
 class RecentPop(Baseline):
@@ -22,7 +22,7 @@ class RecentPop(Baseline):
     state_keys = ("times", "items", "counts")
 
     def fit(self, order):
-        times = order.start_times[session_of_events(order)]
+        times = order.start_times[order.event_sessions]
         by_time = np.argsort(times, kind="stable")
         self.times, self.items = times[by_time], order.items[by_time].astype(np.int64)
         self.counts = np.bincount(order.items, minlength=self.n_items).astype(np.float64)

@@ -2,7 +2,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from zoo.baselines.baseline import Baseline, last_items, session_of_events, top_per_row
+from zoo.baselines.baseline import Baseline, last_items, top_per_row
 
 
 class SR(Baseline):
@@ -18,7 +18,7 @@ class SR(Baseline):
     state_keys = ("rules_data", "rules_indices", "rules_indptr")
 
     def fit(self, order):
-        session = session_of_events(order)
+        session = order.event_sessions
         sources, targets, weights = [], [], []
         for gap in range(1, self.options["steps"] + 1):
             same = session[:-gap] == session[gap:]

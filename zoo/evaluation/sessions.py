@@ -64,8 +64,7 @@ def target_ranks(model, batches, ties="conservative", chunk_size=ITEM_CHUNK):
 
 def prefix_targets(order):
     """Indices into `order.items` of every target: each event but its session's first, in order."""
-    session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
-    return np.flatnonzero(order.offsets[session] != np.arange(len(order.items)))
+    return np.flatnonzero(order.offsets[order.event_sessions] != np.arange(len(order.items)))
 
 
 def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=ITEM_CHUNK, targets=None, past=None):
@@ -82,7 +81,7 @@ def prefix_ranks(model, order, ties="conservative", batch_size=512, chunk_size=I
             items[begin:end] (oldest first); None: no user history.
     """
     chunk_size = check_chunk_size(chunk_size)
-    session = np.repeat(np.arange(order.n_sessions), np.diff(order.offsets))
+    session = order.event_sessions
     targets = prefix_targets(order) if targets is None else np.asarray(targets)
     starts = order.offsets[session[targets]]
     greater, equal = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
@@ -106,10 +105,11 @@ def padded(items, begin, end):
     return np.where(positions < end[:, np.newaxis], items[np.minimum(positions, len(items) - 1)], -1)
 
 
-def row_order(events):
-    """The frame row of every event of `order_sessions(events, ...)`, in its play order."""
+def row_order(events, user_vocab=None):
+    """`order_sessions(events, ..., user_vocab)` with each event's frame row as its item: its `items`
+    say which row every event of the play order is."""
     rows = np.arange(len(events))
-    return order_sessions(events.assign(**{ITEM: rows}), Vocabulary(rows, "int")).items
+    return order_sessions(events.assign(**{ITEM: rows}), Vocabulary(rows, "int"), user_vocab)
 
 
 def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", batch_size=512,
@@ -143,7 +143,7 @@ def evaluate(model, test, item_vocab, cutoffs=(5, 10, 20), ties="conservative", 
         raise DataError("no test session is left after dropping items unknown to the model "
                         f"({counts['dropped_unknown_item_events']} events) and sessions shorter than 2")
     order = order_sessions(test, item_vocab)
-    rows = row_order(test)  # the frame row of each event of `order`
+    rows = row_order(test).items  # the frame row of each event of `order`
     if hasattr(model, "score_sessions"):
         targets = prefix_targets(order)
         ranks = prefix_ranks(model, order, ties, batch_size, chunk_size, targets)

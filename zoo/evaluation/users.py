@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from zoo.datasets.batches import order_sessions, user_parallel_batches
+from zoo.datasets.batches import user_parallel_batches
 from zoo.datasets.io import ITEM, SESSION, TIME, USER
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import DataError
@@ -18,7 +18,7 @@ from zoo.evaluation.ranking import (
     rank_counts,
     ranks_from_counts,
 )
-from zoo.evaluation.sessions import prefix_ranks, prefix_targets
+from zoo.evaluation.sessions import prefix_ranks, prefix_targets, row_order
 
 PAST_ITEMS = 100  # a session-aware baseline sees at most this many items of the user's earlier sessions
 
@@ -124,9 +124,7 @@ def _recurrent_ranks(model, events, is_test, context, item_vocab, user_vocab, ti
     played = events.assign(**{SESSION: events[USER]}) if concatenated else events
     users = Vocabulary.fit(events[USER])
     # each event's row as its "item": the batches then say which events a pair's input and target are
-    rows = np.arange(len(events))
-    order = order_sessions(played.assign(**{ITEM: rows}), Vocabulary(rows, "int"), users)
-    batches = user_parallel_batches(order, batch_size)
+    batches = user_parallel_batches(row_order(played, users), batch_size)
     items = item_vocab.encode(events[ITEM])
     ranked = batches.mask & is_test[batches.targets]
     if concatenated:
@@ -149,8 +147,7 @@ def _recurrent_ranks(model, events, is_test, context, item_vocab, user_vocab, ti
 
 def _baseline_ranks(model, events, is_test, item_vocab, ties, batch_size, chunk_size):
     """(ranks, frame rows of their targets) of the test events by a baseline's `score_sessions`."""
-    rows = np.arange(len(events))
-    by_row = order_sessions(events.assign(**{ITEM: rows}), Vocabulary(rows, "int"), Vocabulary.fit(events[USER]))
+    by_row = row_order(events, Vocabulary.fit(events[USER]))
     order = dataclasses.replace(by_row, items=item_vocab.encode(events[ITEM])[by_row.items].astype(np.int32))
     targets = prefix_targets(order)
     targets = targets[is_test[by_row.items[targets]]]
