@@ -87,3 +87,20 @@ def test_every_draw_of_the_default_space_is_a_configuration_the_model_takes():
         presets.validate(config)
         training.check_options("user_gru", config)
         study.tell(trial, 0.0)
+
+
+def test_base_draw_gives_the_base_where_the_space_holds_it():
+    from zoo.tuning.space import Param, base_draw
+
+    space = [Param("layers", "int", (64, 512), 32), Param("learning_rate", "float", (0.01, 0.25), 0.005),
+             Param("momentum", "float", (0.0, 0.9), 0.05), Param("loss", "categorical", ("cross-entropy", "bpr-max")),
+             Param("batch_size", "int", (32, 256), 16), Param("constrained_embedding", "categorical", (True, False))]
+    base = {"layers": [512], "learning_rate": 0.065, "momentum": 0.33, "loss": "bpr-max", "batch_size": 40,
+            "constrained_embedding": True}
+    # momentum 0.33 is off the 0.05 grid and batch 40 off the 16 grid (32, 48, ...): both are drawn instead
+    assert base_draw(space, base) == {"layers": 512, "learning_rate": 0.065, "loss": "bpr-max",
+                                      "constrained_embedding": True}
+    assert base_draw([Param("layers", "categorical", (100, "100,100"))], {"layers": [100, 100]}) == {"layers": "100,100"}
+    assert base_draw([Param("layers", "categorical", (100, "100,100"))], {"layers": [100]}) == {"layers": 100}
+    assert base_draw([Param("layers", "int", (64, 512), 32)], {"layers": [100, 100]}) == {}
+    assert base_draw([Param("k", "categorical", (1, 2))], {"k": True}) == {}  # True == 1, but not the same draw

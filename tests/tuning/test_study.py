@@ -207,3 +207,14 @@ def test_a_baseline_is_tuned_and_its_best_options_train_it(small_split, tmp_path
     assert set(best["config"]) == {"steps", "prune"} and len(trials_of(out)) == 2
     assert main(["train", *best["train_args"], "--train", train, "--out", str(run)]) in (0, None)
     assert json.loads((run / "config.json").read_text())["config"] == best["config"]
+
+
+def test_a_new_studys_first_trial_is_the_base_configuration(small_split, space_file, tmp_path):
+    out = tmp_path / "base"
+    args = tune_args(small_split, out, space_file, 2)
+    assert main([*args, "--preset", "rsc15-bprmax-shared", "--no-prune"]) in (0, None)
+    first, second = trials_of(out)
+    # rsc15-bprmax-shared: bpr-max, learning rate 0.2, momentum 0.1: all in SPACE, so trial 0 is exactly it
+    assert first["params"] == {"learning_rate": 0.2, "loss": "bpr-max", "momentum": 0.1}
+    assert first["note"] == "the base configuration" and second["note"] == ""
+    assert first["config"]["bpreg"] == 0.5 and first["config"]["final_activation"] == "elu-0.5"

@@ -51,6 +51,18 @@ class Param:
                                        log=self.log)
         return trial.suggest_categorical(self.name, list(self.values))
 
+    def holds(self, value):
+        """Whether the drawn `value` (as `suggest` returns it) lies in this option's space (on its step grid)."""
+        if self.dtype == "categorical":
+            return any(type(value) is type(v) and value == v for v in self.values)
+        if isinstance(value, (bool, str)) or not isinstance(value, (int, float)):
+            return False
+        low, high = float(self.values[0]), float(self.values[1])
+        if not low <= value <= high:
+            return False
+        step = self.step or (1 if self.dtype == "int" else None)
+        return step is None or abs((value - low) / step - round((value - low) / step)) < 1e-8
+
     def candidates(self):
         """The values to check before a search: both ends of a range, or every category."""
         return list(self.values)
@@ -196,6 +208,25 @@ def _param(entry, where):
     if dtype == "int":
         values, step = [int(v) for v in values], None if step is None else int(step)
     return Param(name, dtype, tuple(values), step, log)
+
+
+def base_draw(space, base):
+    """The draw of each option of `space` that gives the base configuration's value, where the space holds it.
+
+    `zoo tune` enqueues it as a study's first trial, so a study starts from the base (`--preset`) and its
+    best can only be at or above the base on the validation split; the options whose base value lies
+    outside the space are drawn.
+    """
+    draws = {}
+    for p in space:
+        value = base[p.name]
+        if isinstance(value, list):  # layers: [512] is the draw 512, [100, 100] the draw "100,100"
+            value = value[0] if len(value) == 1 and p.dtype != "categorical" else ",".join(map(str, value))
+            if p.dtype == "categorical" and "," not in value:
+                value = next((v for v in p.values if str(v) == value), value)
+        if p.holds(value):
+            draws[p.name] = value
+    return draws
 
 
 def without(space, fixed):

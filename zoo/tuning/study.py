@@ -10,6 +10,10 @@ time holds `OUT/.lock`, so a running trial in the storage is a dead one), marked
 and its parameters are tried again; interrupted trials do not count. A trial stopped by the deadline
 (`timeout`, checked after every epoch) or by Ctrl-C is treated the same way.
 
+A new study's first trial is the base configuration (`--preset`, `--set`; the options whose base value
+lies outside the space are drawn: `zoo.tuning.space.base_draw`), so the best trial is never below the
+base on the validation split and the table shows what the search gained over it.
+
 Each recurrent trial trains `epochs` epochs on the training part and evaluates on the validation part
 after every epoch (full ranking, conservative ties, `zoo.evaluation.evaluate_run`'s protocol: the user
 protocol for a personalized model on a log with user ids); the value is the last epoch's `metric`. A
@@ -151,6 +155,8 @@ def tune(out, train_path, *, model="gru4rec", trials=20, timeout=None, metric="m
         storage = optuna.storages.RDBStorage(f"sqlite:///{os.path.abspath(out)}/study.db")
         study = optuna.create_study(study_name=STUDY_NAME, storage=storage, direction="maximize",
                                     load_if_exists=True)
+        if not study.get_trials(deepcopy=False):
+            study.enqueue_trial(spaces.base_draw(space, base), user_attrs={"base": True})
         _recover(study, storage, note)
         seed = int(base.get("seed", 42)) + len(study.get_trials(deepcopy=False))
         study.sampler = optuna.samplers.TPESampler(seed=seed)
@@ -502,12 +508,18 @@ def _train_args(model, best, preset_path):
 
 
 def _trial_rows(study, metric):
+    from optuna.trial import TrialState
+
     rows = []
     for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.WAITING:  # enqueued (the base, a retry), not yet run
+            continue
         note = t.user_attrs.get("error") or t.user_attrs.get("note") or \
             (f"interrupted ({t.user_attrs['interrupted']})" if "interrupted" in t.user_attrs else "")
         if "retry_of" in t.user_attrs:
             note = (note + "; " if note else "") + f"retry of trial {t.user_attrs['retry_of']}"
+        if t.user_attrs.get("base"):
+            note = "the base configuration" + ("; " + note if note else "")
         epochs = t.user_attrs.get("epochs", [])
         value = t.value if t.value is not None else (epochs[-1][metric] if epochs else None)
         rows.append({"number": t.number, "state": t.state.name.lower(), "value": value,
