@@ -128,16 +128,16 @@ def plot_search(study, path):
     value of their last epoch) and the best so far (a step line)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    trials = sorted(study["trials"], key=lambda t: t["number"])
     best, line = None, []
     for state, marker in (("complete", "o"), ("pruned", "x")):
-        chosen = [t for t in study["trials"] if t["state"] == state and t.get("value") is not None]
+        chosen = [t for t in trials if t["state"] == state and t.get("value") is not None]
         ax.scatter([t["number"] for t in chosen], [t["value"] for t in chosen], marker=marker, label=state)
-    for t in sorted(study["trials"], key=lambda t: t["number"]):
+    for t in trials:
         if t["state"] == "complete" and t.get("value") is not None:
             best = t["value"] if best is None else max(best, t["value"])
         line.append(best)
-    numbers = [t["number"] for t in sorted(study["trials"], key=lambda t: t["number"])]
-    ax.step(numbers, [float("nan") if b is None else b for b in line], where="post", label="best so far")
+    ax.step([t["number"] for t in trials], [float("nan") if b is None else b for b in line], where="post", label="best so far")
     ax.set(title="zoo tune: the search", xlabel="trial", ylabel=f"validation {study['metric']}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -221,9 +221,7 @@ def base_draw(space, base):
     for p in space:
         value = base[p.name]
         if isinstance(value, list):  # layers: [512] is the draw 512, [100, 100] the draw "100,100"
-            value = value[0] if len(value) == 1 and p.dtype != "categorical" else ",".join(map(str, value))
-            if p.dtype == "categorical" and "," not in value:
-                value = next((v for v in p.values if str(v) == value), value)
+            value = value[0] if len(value) == 1 else ",".join(map(str, value))
         if p.holds(value):
             draws[p.name] = value
     return draws
