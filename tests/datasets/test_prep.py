@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from zoo.datasets.prep import Report, filter_log, sessionize, sort_events
+from zoo.datasets.prep import Report, filter_log, latest_sessions, sessionize, sort_events
 from zoo.errors import DataError
 
 
@@ -68,3 +68,17 @@ def test_report_format_is_a_table_with_a_line_per_step():
     assert lines[0].split() == ["step", "events", "sessions", "items", "-events", "-sessions", "-items"]
     assert lines[1].split() == ["load", "2", "1", "2"]
     assert lines[2].split() == ["drop", "1", "1", "1", "1", "0", "1"]
+
+
+def test_latest_sessions_keeps_whole_sessions_with_the_latest_starts():
+    # starts: session 1 at 10, 2 at 0, 3 at 30, 4 at 20 (its second event is the log's last), 5 at 20
+    events = frame([(1, "a", 10), (1, "b", 11), (2, "a", 0), (2, "c", 40), (3, "b", 30), (3, "c", 31),
+                    (4, "a", 20), (4, "b", 50), (5, "c", 20), (5, "a", 21)])
+    kept = {f: set(latest_sessions(events, f).SessionId) for f in (0.2, 0.4, 0.5, 1.0)}
+    # ceil(0.2 * 5) = 1: the latest start; ceil(0.4 * 5) = 2: the tie at 20 goes to the later id, 5
+    assert kept == {0.2: {3}, 0.4: {3, 5}, 0.5: {3, 4, 5}, 1.0: {1, 2, 3, 4, 5}}
+    half = latest_sessions(events, 0.5)
+    assert len(half) == 6 and list(half.SessionId) == [3, 3, 4, 4, 5, 5]  # whole, sorted by session then time
+    for bad in (0, -0.5, 1.5):
+        with pytest.raises(DataError, match=r"must be in \(0, 1\]"):
+            latest_sessions(events, bad)

@@ -14,6 +14,7 @@ import pytest
 from zoo.cli import main
 from zoo.datasets.io import load_events
 from zoo.tuning import carve_validation
+from zoo.tuning.validation import keep_latest
 
 TINY = ["--epochs", "1", "--set", "layers=8", "--set", "n_sample=8", "--set", "batch_size=16", "--set",
         "steps_per_execution=8"]
@@ -163,6 +164,8 @@ def bad_space(tmp_path, text):
     (["--model", "gru5rec"], "unknown model 'gru5rec'"),
     (["--model", "pop"], "pop has no options to tune"),
     (["--trials", "0"], "--trials must be >= 1"),
+    (["--train-fraction", "0"], "--train-fraction must be in (0, 1], got 0"),
+    (["--train-fraction", "1.5"], "--train-fraction must be in (0, 1], got 1.5"),
     (["--space", "{tmp}/missing.json"], "cannot read the file"),
     (["--space", lambda t: bad_space(t, '[{"name": "learning_rate", "dtype": "float"')], "not valid JSON"),
     (["--space", lambda t: bad_space(t, '{"name": "lerning_rate", "dtype": "float", "values": [0.1, 0.2]}')],
@@ -196,6 +199,30 @@ def test_a_study_is_resumed_only_with_its_own_settings(study, small_split, space
     err = capsys.readouterr().err.strip()
     assert "holds a study with another metric" in err and "\n" not in err
     assert (out / "trials.json").read_text() == before
+
+
+def test_a_study_older_than_train_fraction_resumes_as_one_on_the_whole_training_part(study, small_split, space_file,
+                                                                                   tmp_path, capsys):
+    out = tmp_path / "study"
+    shutil.copytree(study, out)
+    settings = json.loads((out / "tune.json").read_text())
+    assert settings.pop("train_fraction") == 1.0
+    (out / "tune.json").write_text(json.dumps(settings))
+    assert main(tune_args(small_split, out, space_file, 2)) in (0, None)
+    assert "2 of 2 trials done (already complete)" in capsys.readouterr().out
+
+
+def test_trials_train_on_the_latest_fraction_of_the_training_part(small_split, space_file, tmp_path, capsys):
+    out = tmp_path / "half"
+    assert main([*tune_args(small_split, out, space_file, 1), "--train-fraction", "0.5"]) in (0, None)
+    train, valid = keep_latest(*carve_validation(load_events(small_split / "train.tsv"))[:2], 0.5)
+    recorded = json.loads((out / "tune.json").read_text())
+    assert recorded["train_fraction"] == 0.5
+    assert (recorded["validation"]["train_sessions"], recorded["validation"]["validation_events"]) == \
+        (train.SessionId.nunique(), len(valid))
+    assert "(the latest 0.5 of the training part's sessions)" in capsys.readouterr().out
+    assert main([*tune_args(small_split, out, space_file, 2)]) == 2  # resumed with the whole part: refused
+    assert "holds a study with another --train-fraction" in capsys.readouterr().err
 
 
 def test_a_baseline_is_tuned_and_its_best_options_train_it(small_split, tmp_path):

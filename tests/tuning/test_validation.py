@@ -1,10 +1,14 @@
 """The validation split of `zoo tune` is carved from the training log alone, by `zoo datasets prep`'s rules."""
+import math
+
+import pandas as pd
 import pytest
 
 from zoo.datasets.io import load_events
 from zoo.datasets.synth import generate
 from zoo.errors import DataError
 from zoo.tuning import carve_validation
+from zoo.tuning.validation import keep_latest
 
 DAY = 86400
 
@@ -58,6 +62,24 @@ def test_the_split_can_be_chosen_and_an_impossible_one_is_refused(log):
         carve_validation(one_day, split="time")
     with pytest.raises(DataError, match="no user ids"):
         carve_validation(log.drop(columns="UserId"), split="last-session")
+
+
+def test_a_training_fraction_keeps_the_latest_sessions_and_the_validation_they_can_score(log):
+    train, valid, _ = carve_validation(log.drop(columns="UserId"))
+    part, held = keep_latest(train, valid, 0.3)
+    starts = train.groupby("SessionId")["Time"].min().sort_values()
+    assert set(part.SessionId) == set(starts.index[-math.ceil(0.3 * len(starts)):])
+    assert events_of(part) == events_of(train[train.SessionId.isin(set(part.SessionId))])  # whole sessions
+    # the validation sessions, less the events of items the kept part lacks, less sessions left shorter than 2
+    expected = valid[valid.ItemId.isin(set(part.ItemId))]
+    expected = expected[expected.groupby("SessionId")["SessionId"].transform("size") >= 2]
+    assert len(set(valid.ItemId) - set(part.ItemId)) > 0 and len(expected) > 0
+    assert events_of(held) == events_of(expected)
+    assert keep_latest(train, valid, 1.0) == (train, valid)
+    old, new = [(1, "a", 0), (1, "b", 1)], [(2, "c", 2), (2, "d", 3)]
+    frame = pd.DataFrame(old + new, columns=["SessionId", "ItemId", "Time"])
+    with pytest.raises(DataError, match="--train-fraction 0.5 keeps no item of any validation session"):
+        keep_latest(frame, pd.DataFrame([(3, "a", 4), (3, "b", 5)], columns=frame.columns), 0.5)
 
 
 def test_rsc15_100k_carve_equals_the_references_train_tr_and_train_valid(shared_data):

@@ -29,6 +29,9 @@ def add_commands(subparsers):
     p.add_argument("--split", default="auto", choices=("auto", "time", "last-session"),
                    help="validation split: time = sessions ending in the log's last day, last-session = each "
                         "user's last session; auto (default): last-session for a log with user ids, else time")
+    p.add_argument("--train-fraction", type=float, default=1.0, metavar="F",
+                   help="train each trial on the latest F of the training part's sessions, 0 < F <= 1 (default 1: "
+                        "all): cheaper trials for a first, coarse study; the validation sessions stay the same")
     p.add_argument("--no-prune", action="store_true", help="never stop a trial early")
     p.add_argument("--session-key", default="SessionId", help="session id column (default SessionId)")
     p.add_argument("--item-key", default="ItemId", help="item id column (default ItemId)")
@@ -49,10 +52,12 @@ def _tune(args):
                "user_key": args.user_key}
     result = tune(args.out, args.train, model=args.model, trials=args.trials, timeout=args.timeout,
                   metric=args.metric, space_path=args.space, preset=args.preset, sets=args.set, epochs=args.epochs,
-                  split=args.split, prune=not args.no_prune, columns=columns, progress=_progress)
+                  split=args.split, prune=not args.no_prune, columns=columns, progress=_progress,
+                  train_fraction=args.train_fraction)
     v = result.validation
     print(f"validation split ({v['rule']}): {v['validation_events']} events in {v['validation_sessions']} sessions; "
-          f"trained on {v['train_events']} events in {v['train_sessions']} sessions")
+          f"trained on {v['train_events']} events in {v['train_sessions']} sessions"
+          + (f" (the latest {args.train_fraction:g} of the training part's sessions)" if args.train_fraction < 1 else ""))
     stop = {"timeout": "stopped at --timeout", "trials": "reached --trials", "done before": "already complete"}
     print(f"{result.done} of {result.trials} trials done ({stop[result.stopped]}); study in {result.out}")
     if result.best is None:

@@ -42,7 +42,7 @@ from zoo.datasets.io import ITEM, load_events
 from zoo.datasets.vocab import Vocabulary
 from zoo.errors import ConfigError, UserError
 from zoo.tuning import space as spaces
-from zoo.tuning.validation import carve_validation, summary, validation_rule
+from zoo.tuning.validation import carve_validation, keep_latest, summary, validation_rule
 
 METRIC = re.compile(r"^(recall|mrr)@([1-9][0-9]*)$")
 STUDY_NAME = "zoo-tune"
@@ -51,6 +51,7 @@ BEST, PRESET = "best.json", "best_preset.json"
 OUTPUTS = (SETTINGS, SPACE_FILE, TRIALS_CSV, TRIALS_JSON, BEST, PRESET, "study.db", ".lock")
 PRUNE_PERCENTILE, PRUNE_STARTUP = 25.0, 2
 COLUMNS = {"session_key": "SessionId", "item_key": "ItemId", "time_key": "Time", "user_key": None}
+ADDED_SETTINGS = {"train_fraction": 1.0}  # settings newer than some studies: their value where tune.json lacks them
 
 
 @dataclasses.dataclass
@@ -88,7 +89,8 @@ def parse_metric(text):
 
 
 def tune(out, train_path, *, model="gru4rec", trials=20, timeout=None, metric="mrr@20", space_path=None,
-         preset=None, sets=(), epochs=None, split="auto", prune=True, columns=None, progress=None):
+         preset=None, sets=(), epochs=None, split="auto", prune=True, columns=None, progress=None,
+         train_fraction=1.0):
     """Runs (or continues) the study in `out`; see the module docstring.
 
     Args:
@@ -105,6 +107,8 @@ def tune(out, train_path, *, model="gru4rec", trials=20, timeout=None, metric="m
         split: "auto", "time" or "last-session" (`zoo.tuning.validation`).
         prune: stop trials clearly behind after an epoch (see the module docstring).
         columns: `load_events` column names.
+        train_fraction: trials train on this latest share of the training part's sessions
+            (`zoo.tuning.validation.keep_latest`): cheaper trials for a first, coarse study; 1: all.
         progress: a function called with a line of progress (trial, epoch, best so far, time left).
 
     Returns:
@@ -121,6 +125,8 @@ def tune(out, train_path, *, model="gru4rec", trials=20, timeout=None, metric="m
     _, k = parse_metric(metric)
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
+    if not 0 < train_fraction <= 1:
+        raise ConfigError(f"--train-fraction must be in (0, 1], got {train_fraction:g}")
     if timeout is not None and not timeout > 0:
         raise ConfigError(f"--timeout must be > 0 seconds, got {timeout}")
     cls = registry.model_class(model)
@@ -136,12 +142,13 @@ def tune(out, train_path, *, model="gru4rec", trials=20, timeout=None, metric="m
     events = load_events(train_path, **columns)
     validation_rule(events, split)  # the --split choice, before the carve's work
     train, validation, rule = carve_validation(events, split, source=f"{train_path} (--train)")
+    train, validation = keep_latest(train, validation, train_fraction, source=f"{train_path} (--train)")
     ctx = _Context(model=model, cls=cls, baseline=baseline, train=train, validation=validation, metric=metric,
                    cutoffs=tuple(sorted({20, k})), base=base, space=space, prune=prune, note=note)
     ctx.prepare()
     settings = {"model": model, "train": os.path.abspath(train_path), "metric": metric, "split": rule,
                 "space": spaces.space_json(space), "base": base, "columns": columns,
-                "validation": summary(train, validation, rule)}
+                "train_fraction": train_fraction, "validation": summary(train, validation, rule)}
     _check_settings(out, settings)
 
     import optuna
@@ -296,9 +303,10 @@ def _check_settings(out, settings):
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: cannot read the study's settings: {e}") from None
     for key, value in settings.items():
-        if _jsonable(saved.get(key)) != _jsonable(value):
+        if _jsonable(saved.get(key, ADDED_SETTINGS.get(key))) != _jsonable(value):
             what = {"validation": "the training log's content (its validation split differs)",
-                    "base": "base configuration (--preset, --set, --epochs)"}.get(key, key)
+                    "base": "base configuration (--preset, --set, --epochs)",
+                    "train_fraction": "--train-fraction"}.get(key, key)
             raise UserError(f"{out} holds a study with another {what}; resume it with the options it began with "
                             "(see its tune.json), or choose another --out")
 

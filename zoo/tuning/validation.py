@@ -7,9 +7,13 @@ the reference GRU4Rec carves `train_valid` from `train_full`; for a user log eac
 (users with one session stay in training). Validation events of items unseen in the rest are dropped,
 then validation sessions left shorter than 2. No other filter is applied again (the training log is
 taken as already prepared: sessions shorter than 2 are dropped, items are kept at any count).
+`keep_latest` cuts the training part to its latest sessions (`zoo tune --train-fraction`) and aligns
+the validation part to what is left the same way.
 """
 from zoo.datasets.io import SESSION, USER
+from zoo.datasets.prep import latest_sessions
 from zoo.datasets.prepare import DAY, prepare
+from zoo.datasets.splits import align_test
 from zoo.errors import ConfigError, DataError
 
 SPLITS = ("auto", "time", "last-session")
@@ -52,6 +56,26 @@ def carve_validation(events, split="auto", source="the training log"):
         raise DataError(f"cannot carve a validation split from {e}".replace("the test set", "the validation set")) \
             from None
     return train, validation, rule
+
+
+def keep_latest(train, validation, fraction, source="the training log"):
+    """The latest `fraction` of the training part's sessions (`zoo.datasets.prep.latest_sessions`), and the
+    validation part aligned to them as `carve_validation` aligns it to the whole training part (events of
+    items the kept sessions lack dropped, then sessions left shorter than 2).
+
+    Returns:
+        `(train, validation)`; both unchanged for fraction 1.
+
+    Raises:
+        DataError: no validation session is left.
+    """
+    if fraction == 1:
+        return train, validation
+    train, validation, _ = align_test(latest_sessions(train, fraction), validation)
+    if validation.empty:
+        raise DataError(f"{source}: --train-fraction {fraction:g} keeps no item of any validation session "
+                        "of 2 events or more; use a larger fraction")
+    return train, validation
 
 
 def summary(train, validation, rule):
