@@ -4,6 +4,8 @@ Every step returns the new frame and a `Report` of what it removed, so that a ru
 events, sessions and items each step cost.
 """
 import itertools
+import math
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -180,12 +182,13 @@ def latest_sessions(df, fraction):
 
     The most recent part of a log is what Tan et al. (2016, "Improved recurrent neural networks for
     session-based recommendations") train on when they use 1/64 of RSC15. The ceil(fraction * n)
-    sessions with the latest first events are kept (equal starts are broken by the natural order of
-    the session ids, the later id kept); a session is never cut.
+    sessions with the latest first events are kept, the product taken on `fraction`'s shortest decimal
+    form (0.07 of 100 sessions is 7, not the 8 of float arithmetic); equal starts are broken by the
+    natural order of the session ids, the later id kept. A session is never cut.
 
     Args:
         df: a canonical frame with `SessionId`.
-        fraction: the share of sessions to keep, 0 < fraction <= 1 (1 keeps the frame as it is).
+        fraction: the share of sessions to keep, 0 < fraction <= 1 (1 keeps every session).
 
     Returns:
         The kept events, sorted by session then time.
@@ -203,5 +206,6 @@ def latest_sessions(df, fraction):
         raise DataError(f"the fraction of sessions to keep must be in (0, 1], got {fraction}")
     starts = df.groupby(SESSION, sort=False)[TIME].min()
     order = np.lexsort((natural_codes(starts.index), starts.to_numpy()))
-    keep = starts.index[order[len(order) - int(np.ceil(fraction * len(order))):]]
+    n_keep = math.ceil(Decimal(repr(float(fraction))) * len(order))  # exact: 0.07 * 100 is 7, not 8
+    keep = starts.index[order[len(order) - n_keep:]]
     return sort_events(df[df[SESSION].isin(keep)])

@@ -79,6 +79,8 @@ def test_latest_sessions_keeps_whole_sessions_with_the_latest_starts():
     assert kept == {0.2: {3}, 0.4: {3, 5}, 0.5: {3, 4, 5}, 1.0: {1, 2, 3, 4, 5}}
     half = latest_sessions(events, 0.5)
     assert len(half) == 6 and list(half.SessionId) == [3, 3, 4, 4, 5, 5]  # whole, sorted by session then time
+    hundred = frame([(s, "a", s) for s in range(100)])
+    assert latest_sessions(hundred, 0.07).SessionId.tolist() == list(range(93, 100))  # 0.07 * 100 is 7.000...01 in floats
     for bad in (0, -0.5, 1.5):
         with pytest.raises(DataError, match=r"must be in \(0, 1\]"):
             latest_sessions(events, bad)

@@ -31,7 +31,8 @@ def add_commands(subparsers):
                         "user's last session; auto (default): last-session for a log with user ids, else time")
     p.add_argument("--train-fraction", type=float, default=1.0, metavar="F",
                    help="train each trial on the latest F of the training part's sessions, 0 < F <= 1 (default 1: "
-                        "all): cheaper trials for a first, coarse study; the validation sessions stay the same")
+                        "all): cheaper trials for a first, coarse study; the validation split is the same, less the events "
+                        "of items the kept sessions lack and the sessions then shorter than 2")
     p.add_argument("--no-prune", action="store_true", help="never stop a trial early")
     p.add_argument("--session-key", default="SessionId", help="session id column (default SessionId)")
     p.add_argument("--item-key", default="ItemId", help="item id column (default ItemId)")
