@@ -276,7 +276,10 @@ def test_a_failing_worker_stops_the_others(tmp_path, capfd):
 def test_ctrl_c_stops_every_worker(tmp_path):
     script = ("import sys; from zoo.cli.local_cluster import run_local_workers; "
               f"sys.exit(run_local_workers(2, [{str(tmp_path)!r}, '-1'], command=[sys.executable, '-c', {WORKER!r}]))")
-    launcher = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    # Ctrl-C as from a terminal: SIGINT at its default disposition, even when this suite runs under nohup or
+    # in a background job (SIGINT ignored there, which a child inherits, and Python then keeps ignoring it)
+    launcher = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"{i}.pid").exists() for i in range(2)):
         assert time.monotonic() < deadline and launcher.poll() is None
